@@ -1,0 +1,3 @@
+"""roadmap-agent: personalised learning roadmaps through a durable, checkpointed LangGraph workflow."""
+
+__version__ = "0.1.0"

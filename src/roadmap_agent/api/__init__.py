@@ -1,0 +1,1 @@
+"""HTTP API: create_app(settings), routes, streaming and the error table."""

@@ -1,0 +1,105 @@
+"""Request and response bodies of the v1 API (field names are the stable contract in DESIGN.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+
+from roadmap_agent.domain.models import (
+    MAX_GOAL_CHARS,
+    MAX_HOURS_PER_WEEK,
+    MAX_WEEKS,
+    Language,
+    LearnerRequest,
+    Level,
+)
+from roadmap_agent.store.records import TaskRecord, TaskStatus
+
+
+class CreateRoadmapBody(BaseModel):
+    goal: str = Field(min_length=1, max_length=MAX_GOAL_CHARS,
+                      description="What the learner wants, in English or Chinese.",
+                      examples=["I want to become a backend developer in 3 months, I know some Python, "
+                                "10 hours a week"])
+    hours_per_week: int | None = Field(default=None, ge=1, le=MAX_HOURS_PER_WEEK)
+    weeks: int | None = Field(default=None, ge=1, le=MAX_WEEKS, description="Whole duration (3 months = 13).")
+    level: Level | None = None
+    known_skills: list[str] = Field(default_factory=list, max_length=100)
+    language: Language | None = None
+    auto_approve: bool = False
+
+    model_config = {"extra": "forbid"}
+
+    @field_validator("goal")
+    @classmethod
+    def _goal_has_text(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("goal is empty; describe what you want to learn, e.g. 'become a data analyst in 6 months'")
+        return value.strip()
+
+    @field_validator("known_skills")
+    @classmethod
+    def _short_skills(cls, value: list[str]) -> list[str]:
+        if any(len(s) > 100 for s in value):
+            raise ValueError("each known skill must be at most 100 characters")
+        return value
+
+    def to_request(self) -> LearnerRequest:
+        return LearnerRequest.model_validate(self.model_dump())
+
+
+class ReviewBody(BaseModel):
+    approved: bool
+    feedback: str | None = Field(default=None, max_length=MAX_GOAL_CHARS,
+                                 examples=["skip Docker, add Kubernetes, make it 8 weeks"])
+
+    model_config = {"extra": "forbid"}
+
+
+class TaskLinks(BaseModel):
+    self: str
+    roadmap: str
+    events: str
+    websocket: str
+    review: str
+    cancel: str
+
+
+class TaskCreated(BaseModel):
+    task_id: str
+    status: TaskStatus
+    links: TaskLinks
+
+
+class TaskView(BaseModel):
+    task_id: str
+    status: TaskStatus
+    current_step: str | None
+    intent: dict[str, Any] | None
+    roadmap_id: str | None
+    error: str | None
+    review_round: int
+    created_at: datetime
+    updated_at: datetime
+    links: TaskLinks
+
+    @classmethod
+    def of(cls, task: TaskRecord) -> TaskView:
+        return cls(task_id=task.task_id, status=task.status, current_step=task.current_step, intent=task.intent,
+                   roadmap_id=task.roadmap_id, error=task.error, review_round=task.review_round,
+                   created_at=task.created_at, updated_at=task.updated_at, links=links_for(task.task_id))
+
+
+class TaskPage(BaseModel):
+    items: list[TaskView]
+    total: int
+    limit: int
+    offset: int
+
+
+def links_for(task_id: str) -> TaskLinks:
+    base = f"/api/v1/tasks/{task_id}"
+    return TaskLinks(self=base, roadmap=f"{base}/roadmap", events=f"{base}/events", websocket=f"{base}/ws",
+                     review=f"{base}/review", cancel=f"{base}/cancel")

@@ -1,0 +1,268 @@
+"""The ``roadmap-agent`` command line: thin parsing -> Settings -> asyncio.run(...).
+
+stdout carries only results (``--json`` output, the roadmap); progress, prompts and logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from roadmap_agent.domain.models import Language, LearnerRequest, Level, ReviewDecision, Roadmap
+from roadmap_agent.domain.render import roadmap_to_markdown
+from roadmap_agent.errors import RoadmapAgentError
+from roadmap_agent.events.stream import stream_events
+from roadmap_agent.logging import configure_logging
+from roadmap_agent.services import Services, open_services
+from roadmap_agent.settings import Settings
+from roadmap_agent.store.records import TaskStatus
+from roadmap_agent.terminal import print_roadmap, progress_line
+
+LOCAL_OWNER = "local"
+app = typer.Typer(help="Personalised learning roadmaps from a goal, through a durable reviewed workflow.",
+                  no_args_is_help=True, add_completion=False)
+out = Console()
+err = Console(stderr=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print {task_id, status, intent, roadmap} as JSON on stdout.")]
+ApproveOption = Annotated[bool, typer.Option("--auto-approve", help="Approve the review without asking.")]
+LangOption = Annotated[Language | None, typer.Option("--lang", help="Answer language (en|zh); default: the goal's.")]
+
+
+def _settings(default_level: str = "WARNING") -> Settings:
+    settings = Settings.load()
+    level = os.environ.get("LOG_LEVEL", default_level)
+    configure_logging(level, settings.log_format)
+    return settings
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+@app.command()
+def serve(host: Annotated[str | None, typer.Option(help="Bind address (ROADMAP_AGENT_HOST).")] = None,
+          port: Annotated[int | None, typer.Option(help="Port (ROADMAP_AGENT_PORT).")] = None) -> None:
+    """Run the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from roadmap_agent.api.app import create_app
+
+    settings = _settings("INFO")
+    uvicorn.run(create_app(settings), host=host or settings.api.host, port=port or settings.api.port,
+                log_level="warning", timeout_graceful_shutdown=10)
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (also done automatically at startup)."""
+    from roadmap_agent.infra.database import Database
+    from roadmap_agent.infra.database import migrate as run_migrations
+
+    settings = _settings()
+
+    async def main() -> None:
+        async with Database.from_settings(settings.database_url(), settings.database) as database:
+            await run_migrations(database)
+            err.print(f"[green]✓[/] schema is up to date at {database.display_url}")
+
+    _run(main())
+
+
+@app.command()
+def generate(
+    goal: Annotated[str, typer.Argument(help='What you want to learn, e.g. "become a backend developer in 3 months".')],
+    auto_approve: ApproveOption = False,
+    as_json: JsonOption = False,
+    lang: LangOption = None,
+    hours_per_week: Annotated[int | None, typer.Option(min=1, max=80, help="Hours per week.")] = None,
+    weeks: Annotated[int | None, typer.Option(min=1, max=156, help="Whole duration in weeks.")] = None,
+    level: Annotated[Level | None, typer.Option(help="beginner | intermediate | advanced.")] = None,
+) -> None:
+    """Build a roadmap for GOAL, showing progress; asks you to approve it unless --auto-approve."""
+    settings = _settings()
+    try:
+        request = LearnerRequest(goal=goal.strip(), language=lang, auto_approve=auto_approve,
+                                 hours_per_week=hours_per_week, weeks=weeks, level=level)
+    except ValueError as exc:
+        raise _fail(f"invalid goal: {exc.errors()[0]['msg'] if hasattr(exc, 'errors') else exc}", 2) from None
+    holder: dict[str, str] = {}
+
+    async def main() -> int:
+        async with open_services(settings) as services:
+            task = await services.runner.submit(LOCAL_OWNER, request, background=False)
+            holder["task_id"] = task.task_id
+            err.print(f"[dim]task {task.task_id}[/]")
+            return await _drive(services, task.task_id, None, as_json=as_json, auto_approve=auto_approve)
+
+    raise typer.Exit(_run(main(), holder))
+
+
+@app.command()
+def resume(task_id: str, auto_approve: ApproveOption = False, as_json: JsonOption = False) -> None:
+    """Continue TASK_ID from its last checkpoint (after Ctrl-C or a crash), or answer its review."""
+    settings = _settings()
+
+    async def main() -> int:
+        async with open_services(settings) as services:
+            task = await services.store.get_task(task_id)
+            if task.status.terminal:
+                err.print(f"Task {task_id} is already {task.status.value}.")
+                return await _result(services, task_id, as_json)
+            if task.status != TaskStatus.HUMAN_REVIEW_PENDING:
+                await services.runner.resume(task_id)
+            return await _drive(services, task_id, None, as_json=as_json, auto_approve=auto_approve, started=True)
+
+    raise typer.Exit(_run(main(), {"task_id": task_id}))
+
+
+@app.command()
+def status(task_id: str) -> None:
+    """Show a task's state as JSON."""
+    settings = _settings()
+
+    async def main() -> int:
+        async with open_services(settings) as services:
+            task = await services.store.get_task(task_id)
+            out.print_json(task.model_dump_json(exclude={"request"}))
+            return 0
+
+    raise typer.Exit(_run(main()))
+
+
+@app.command()
+def show(task_id: str,
+         as_json: Annotated[bool, typer.Option("--json", help="The roadmap as JSON.")] = False,
+         markdown: Annotated[bool, typer.Option("--markdown", help="The roadmap as Markdown.")] = False) -> None:
+    """Show a task's roadmap (final, or the draft under review)."""
+    settings = _settings()
+
+    async def main() -> int:
+        async with open_services(settings) as services:
+            roadmap = await _roadmap_of(services, task_id)
+            if roadmap is None:
+                raise _fail(f"task {task_id} has no roadmap yet")
+            if as_json:
+                out.print_json(roadmap.model_dump_json())
+            elif markdown:
+                out.print(roadmap_to_markdown(roadmap), markup=False, highlight=False)
+            else:
+                print_roadmap(out, roadmap)
+            return 0
+
+    raise typer.Exit(_run(main()))
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+def _run(coro: Any, holder: dict[str, str] | None = None) -> int:
+    try:
+        return int(asyncio.run(coro))
+    except KeyboardInterrupt:
+        task_id = (holder or {}).get("task_id")
+        hint = f" Resume with: roadmap-agent resume {task_id}" if task_id else ""
+        err.print(f"\n[yellow]Interrupted.[/] Progress up to the last finished step is saved.{hint}")
+        return 130
+    except RoadmapAgentError as exc:
+        raise _fail(exc.message) from None
+
+
+async def _roadmap_of(services: Services, task_id: str) -> Roadmap | None:
+    task = await services.store.get_task(task_id)
+    body = (await services.store.get_roadmap(task.roadmap_id) if task.roadmap_id
+            else await services.store.draft_roadmap(task_id))
+    return Roadmap.model_validate(body) if body else None
+
+
+async def _drive(services: Services, task_id: str, graph_input: Any, *, as_json: bool, auto_approve: bool,
+                 started: bool = False) -> int:
+    """Run the task to the end, printing progress; answer reviews from the terminal (or auto-approve)."""
+    printer = asyncio.create_task(_print_progress(services, task_id))
+    try:
+        if not started:
+            services.runner.start(task_id, graph_input)
+        while True:
+            await services.runner.wait(task_id)
+            task = await services.store.get_task(task_id)
+            if task.status != TaskStatus.HUMAN_REVIEW_PENDING:
+                break
+            decision = await _ask_review(services, task_id, auto_approve)
+            if decision is None:
+                err.print(f"Review pending. Answer later with: roadmap-agent resume {task_id}")
+                return 0
+            await services.runner.review(task_id, decision)
+    finally:
+        await asyncio.sleep(0)  # let the printer catch the last events
+        printer.cancel()
+        await asyncio.gather(printer, return_exceptions=True)
+    await _drain_progress(services, task_id)
+    return await _result(services, task_id, as_json)
+
+
+_printed: dict[str, int] = {}
+
+
+async def _print_progress(services: Services, task_id: str) -> None:
+    async for event in stream_events(task_id, _printed.get(task_id, 0), services.store, services.bus, 0.5):
+        _show_event(task_id, event)
+
+
+async def _drain_progress(services: Services, task_id: str) -> None:
+    for event in await services.store.events_after(task_id, _printed.get(task_id, 0)):
+        _show_event(task_id, event)
+
+
+def _show_event(task_id: str, event: Any) -> None:
+    if event.seq <= _printed.get(task_id, 0):
+        return
+    _printed[task_id] = event.seq
+    line = progress_line(event)
+    if line:
+        err.print(line)
+
+
+async def _ask_review(services: Services, task_id: str, auto_approve: bool) -> ReviewDecision | None:
+    if auto_approve:
+        return ReviewDecision(approved=True)
+    await _drain_progress(services, task_id)
+    roadmap = await _roadmap_of(services, task_id)
+    if roadmap is not None:
+        print_roadmap(err, roadmap)
+    err.print("[bold]Approve this roadmap?[/] Press Enter (or type 'y') to approve, or type what to change "
+              "(e.g. 'skip Docker, make it 8 weeks' / '跳过 Docker'):")
+    line = await asyncio.to_thread(sys.stdin.readline)
+    if line == "":  # end of input: leave the review pending
+        return None
+    answer = line.strip()
+    if answer.lower() in ("", "y", "yes", "ok", "approve", "好", "同意", "可以"):
+        return ReviewDecision(approved=True)
+    return ReviewDecision(approved=False, feedback=answer)
+
+
+async def _result(services: Services, task_id: str, as_json: bool) -> int:
+    task = await services.store.get_task(task_id)
+    roadmap = await _roadmap_of(services, task_id)
+    if as_json:
+        payload = {"task_id": task_id, "status": task.status.value, "intent": task.intent,
+                   "roadmap": roadmap.model_dump(mode="json") if roadmap else None}
+        if task.error:
+            payload["error"] = task.error
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+    elif roadmap is not None and task.status == TaskStatus.COMPLETED:
+        print_roadmap(out, roadmap)
+    if task.status == TaskStatus.FAILED:
+        err.print(f"[red]Task failed:[/] {task.error}")
+        return 1
+    return 0 if task.status == TaskStatus.COMPLETED else 3
+
+
+def main() -> None:
+    app()

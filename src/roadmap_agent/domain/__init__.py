@@ -1,0 +1,1 @@
+"""Pure domain logic: models, the bundled catalog, planning, scheduling, validation and editing."""

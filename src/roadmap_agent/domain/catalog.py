@@ -1,0 +1,243 @@
+"""The bundled skill catalog: domains, modules and concepts with prerequisites, in English and Chinese.
+
+The data lives in ``catalog_data/<domain>.json`` inside the package (read with importlib.resources, so it
+works from a wheel). ``Catalog`` answers the questions the planner asks: which concepts does a domain need,
+what is the prerequisite closure of a set, how do we order it, and which concepts does a piece of free text
+mention ("docker", "机器学习").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from roadmap_agent.domain.models import Concept, Difficulty, Language, Resource
+
+
+@dataclass(frozen=True)
+class Text:
+    en: str
+    zh: str
+
+    def get(self, language: Language) -> str:
+        return self.zh if language == "zh" else self.en
+
+
+@dataclass(frozen=True)
+class CatalogConcept:
+    id: str
+    domain: str
+    module: str
+    name: Text
+    description: Text
+    hours: float
+    difficulty: Difficulty
+    prerequisites: tuple[str, ...]
+    resources: tuple[Resource, ...]
+    aliases: tuple[str, ...] = ()
+
+    def to_concept(self, language: Language, hours: float | None = None) -> Concept:
+        return Concept(
+            id=self.id,
+            name=self.name.get(language),
+            description=self.description.get(language),
+            hours=self.hours if hours is None else hours,
+            difficulty=self.difficulty,
+            prerequisites=list(self.prerequisites),
+            resources=list(self.resources),
+        )
+
+
+@dataclass(frozen=True)
+class CatalogModule:
+    id: str
+    domain: str
+    name: Text
+    order: int
+
+
+@dataclass(frozen=True)
+class Domain:
+    id: str
+    name: Text
+    keywords_en: tuple[str, ...]
+    keywords_zh: tuple[str, ...]
+    goal_concepts: tuple[str, ...]
+    modules: tuple[CatalogModule, ...]
+    concept_ids: tuple[str, ...]
+
+
+_Term = tuple[str, str, re.Pattern[str]]
+
+
+class CatalogError(ValueError):
+    """The bundled catalog data is inconsistent (a packaging bug, never a user error)."""
+
+
+@dataclass
+class Catalog:
+    domains: dict[str, Domain]
+    concepts: dict[str, CatalogConcept]
+    modules: dict[str, CatalogModule]
+    _rank: dict[str, int] = field(default_factory=dict, init=False)
+    _concept_terms: list[_Term] = field(default_factory=list, init=False)
+    _domain_terms: list[_Term] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        # A stable global rank: domain file order, then concept order inside the domain.
+        for index, concept_id in enumerate(c for d in self.domains.values() for c in d.concept_ids):
+            self._rank[concept_id] = index
+        concept_pairs: list[tuple[str, str]] = []
+        for concept in self.concepts.values():
+            concept_pairs += [(concept.name.en, concept.id), (concept.name.zh, concept.id)]
+            concept_pairs += [(alias, concept.id) for alias in concept.aliases]
+        self._concept_terms = _sorted_terms(concept_pairs)
+        self._domain_terms = _sorted_terms(
+            (k, d.id) for d in self.domains.values() for k in (*d.keywords_en, *d.keywords_zh)
+        )
+
+    # -- graph questions ---------------------------------------------------------------------------
+
+    def rank(self, concept_id: str) -> int:
+        return self._rank[concept_id]
+
+    def closure(self, concept_ids: Iterable[str], stop_at: Iterable[str] = ()) -> set[str]:
+        """``concept_ids`` plus everything they transitively need, not walking through ``stop_at``."""
+        stop = set(stop_at)
+        seen: set[str] = set()
+        pending = [c for c in concept_ids if c not in stop]
+        while pending:
+            current = pending.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            pending.extend(p for p in self.concepts[current].prerequisites if p not in stop)
+        return seen
+
+    def dependents(self, concept_id: str, within: Iterable[str]) -> set[str]:
+        """Concepts in ``within`` that transitively need ``concept_id``."""
+        pool = set(within)
+        return {c for c in pool if c != concept_id and concept_id in self.closure([c])}
+
+    def expand_known(self, known: Iterable[str]) -> set[str]:
+        """Known catalog ids as concept ids: a domain id means its beginner concepts ("some Python")."""
+        result: set[str] = set()
+        for item in known:
+            if item in self.concepts:
+                result |= self.closure([item])
+            elif item in self.domains:
+                beginner = [c for c in self.domains[item].concept_ids
+                            if self.concepts[c].difficulty == "beginner"]
+                result |= self.closure(beginner)
+        return result
+
+    # -- text questions ----------------------------------------------------------------------------
+
+    def match_concepts(self, text: str) -> list[str]:
+        """Concept ids whose name or alias appears in ``text`` (longest names first, no overlaps)."""
+        return _match(text, self._concept_terms)
+
+    def match_domains(self, text: str) -> list[str]:
+        """Domain ids whose keywords appear in ``text``, in order of first appearance."""
+        return _match(text, self._domain_terms)
+
+
+def _normalise(text: str) -> str:
+    return " " + re.sub(r"\s+", " ", text.lower()) + " "
+
+
+def _term_pattern(term: str) -> re.Pattern[str]:
+    escaped = re.escape(term.lower())
+    if re.fullmatch(r"[\x00-\x7f]+", term):
+        # ASCII terms match on word boundaries ("go" must not match "google"); "+" and "#" count as word chars.
+        return re.compile(rf"(?<![a-z0-9+#]){escaped}(?![a-z0-9+#])")
+    return re.compile(escaped)
+
+
+def _match(text: str, terms: list[_Term]) -> list[str]:
+    haystack = _normalise(text)
+    taken: list[tuple[int, int]] = []
+    hits: list[tuple[int, str]] = []
+    for _term, target, pattern in terms:  # longest first
+        for found in pattern.finditer(haystack):
+            span = found.span()
+            if any(span[0] < end and start < span[1] for start, end in taken):
+                continue
+            taken.append(span)
+            hits.append((span[0], target))
+    ordered: list[str] = []
+    for _, target in sorted(hits):
+        if target not in ordered:
+            ordered.append(target)
+    return ordered
+
+
+def _sorted_terms(pairs: Iterable[tuple[str, str]]) -> list[_Term]:
+    unique = {(term.strip().lower(), target) for term, target in pairs if term.strip()}
+    return [(t, target, _term_pattern(t)) for t, target in sorted(unique, key=lambda p: (-len(p[0]), p))]
+
+
+# -- loading ---------------------------------------------------------------------------------------
+
+
+def _text(raw: dict[str, str]) -> Text:
+    return Text(en=raw["en"], zh=raw["zh"])
+
+
+def _parse_domain(raw: dict[str, Any]) -> tuple[Domain, list[CatalogModule], list[CatalogConcept]]:
+    domain_id = str(raw["id"])
+    keywords = raw["keywords"]
+    modules = [
+        CatalogModule(id=str(m["id"]), domain=domain_id, name=_text(m["name"]), order=i)
+        for i, m in enumerate(raw["modules"])
+    ]
+    concepts = [
+        CatalogConcept(
+            id=c["id"], domain=domain_id, module=c["module"], name=_text(c["name"]),
+            description=_text(c["description"]), hours=float(c["hours"]), difficulty=c["difficulty"],
+            prerequisites=tuple(c.get("prerequisites", ())),
+            resources=tuple(Resource(**r) for r in c.get("resources", ())),
+            aliases=tuple(c.get("aliases", ())),
+        )
+        for c in raw["concepts"]
+    ]
+    domain = Domain(
+        id=domain_id, name=_text(raw["name"]),
+        keywords_en=tuple(keywords.get("en", ())), keywords_zh=tuple(keywords.get("zh", ())),
+        goal_concepts=tuple(raw.get("goal_concepts", ())),
+        modules=tuple(modules), concept_ids=tuple(c.id for c in concepts),
+    )
+    return domain, modules, concepts
+
+
+def build_catalog(raw_domains: Iterable[dict[str, Any]]) -> Catalog:
+    domains: dict[str, Domain] = {}
+    modules: dict[str, CatalogModule] = {}
+    concepts: dict[str, CatalogConcept] = {}
+    for raw in raw_domains:
+        domain, domain_modules, domain_concepts = _parse_domain(raw)
+        if domain.id in domains:
+            raise CatalogError(f"domain {domain.id!r} is defined twice")
+        domains[domain.id] = domain
+        modules.update((m.id, m) for m in domain_modules)
+        for concept in domain_concepts:
+            if concept.id in concepts:
+                raise CatalogError(f"concept {concept.id!r} is defined twice")
+            concepts[concept.id] = concept
+    return Catalog(domains=domains, concepts=concepts, modules=modules)
+
+
+DOMAIN_ORDER_FILE = "_order.json"
+
+
+@cache
+def load_catalog() -> Catalog:
+    """The catalog shipped in the package (parsed once per process)."""
+    folder = resources.files("roadmap_agent.domain") / "catalog_data"
+    order: list[str] = json.loads((folder / DOMAIN_ORDER_FILE).read_text(encoding="utf-8"))
+    return build_catalog(json.loads((folder / f"{name}.json").read_text(encoding="utf-8")) for name in order)

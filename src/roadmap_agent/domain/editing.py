@@ -1,0 +1,119 @@
+"""Apply review feedback to a roadmap and say, in the roadmap's language, what changed.
+
+``parse_feedback`` (feedback.py) turns "skip Docker, make it 8 weeks" / "跳过 Docker" into operations; this
+module applies them: skipped concepts become "assumed known" so their dependents stay valid, added concepts
+bring their missing prerequisites, hours scale, and the budget changes; then the roadmap is re-arranged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from roadmap_agent.domain.catalog import Catalog
+from roadmap_agent.domain.feedback import (
+    AddConcepts,
+    EditOp,
+    ScaleHours,
+    SetHoursPerWeek,
+    SetWeeks,
+    SkipConcepts,
+    parse_feedback,
+)
+from roadmap_agent.domain.models import MAX_HOURS_PER_WEEK, MAX_WEEKS, Concept, Language, Roadmap
+from roadmap_agent.domain.planning import Plan, arrange
+from roadmap_agent.domain.schedule import round_hours
+
+
+@dataclass
+class _Draft:
+    concepts: dict[str, Concept]
+    known: set[str]
+    hours_per_week: int
+    weeks: int
+    language: Language
+    changes: list[str] = field(default_factory=list)
+
+    def say(self, en: str, zh: str) -> None:
+        self.changes.append(zh if self.language == "zh" else en)
+
+
+def edit_roadmap(roadmap: Roadmap, feedback: str, catalog: Catalog, domains: list[str],
+                 level: str = "beginner") -> tuple[Roadmap, list[str]]:
+    """The roadmap with ``feedback`` applied, and one sentence per change (empty if nothing understood)."""
+    return apply_edits(roadmap, parse_feedback(feedback, catalog), catalog, domains, level)
+
+
+def apply_edits(roadmap: Roadmap, ops: list[EditOp], catalog: Catalog, domains: list[str],
+                level: str = "beginner") -> tuple[Roadmap, list[str]]:
+    draft = _Draft(concepts={c.id: c.model_copy(deep=True) for c in roadmap.concepts()},
+                   known=set(roadmap.assumed_known), hours_per_week=roadmap.hours_per_week,
+                   weeks=roadmap.weeks, language=roadmap.language)
+    for op in ops:
+        _apply(op, draft, catalog)
+    plan = Plan(roadmap_id=roadmap.id, concepts=list(draft.concepts.values()), assumed_known=sorted(draft.known),
+                domains=domains, hours_per_week=draft.hours_per_week, weeks=draft.weeks,
+                language=roadmap.language, level=level)
+    return arrange(plan, catalog), draft.changes
+
+
+def _apply(op: EditOp, draft: _Draft, catalog: Catalog) -> None:
+    match op:
+        case SkipConcepts(concept_ids=ids):
+            _skip(ids, draft, catalog)
+        case AddConcepts(concept_ids=ids):
+            _add(ids, draft, catalog)
+        case ScaleHours(concept_ids=ids, factor=factor):
+            _scale(ids, factor, draft)
+        case SetWeeks(weeks=weeks):
+            draft.weeks = max(1, min(MAX_WEEKS, weeks))
+            draft.say(f"Set the duration to {draft.weeks} weeks.", f"学习周期改为 {draft.weeks} 周。")
+        case SetHoursPerWeek(hours=hours):
+            draft.hours_per_week = max(1, min(MAX_HOURS_PER_WEEK, hours))
+            draft.say(f"Set the pace to {draft.hours_per_week} h/week.", f"每周投入改为 {draft.hours_per_week} 小时。")
+
+
+def _name(concept_id: str, draft: _Draft, catalog: Catalog) -> str:
+    if concept_id in catalog.concepts:
+        return catalog.concepts[concept_id].name.get(draft.language)
+    return draft.concepts[concept_id].name if concept_id in draft.concepts else concept_id
+
+
+def _skip(ids: tuple[str, ...], draft: _Draft, catalog: Catalog) -> None:
+    for concept_id in ids:
+        name = _name(concept_id, draft, catalog)
+        draft.known.add(concept_id)
+        removed = draft.concepts.pop(concept_id, None)
+        if removed is None:
+            draft.say(f"{name} was not in the roadmap; noted as already known.",
+                      f"路线中没有{name}，已记为已掌握。")
+        else:
+            draft.say(f"Removed {name} ({removed.hours:g} h); treated as already known.",
+                      f"已移除{name}（{removed.hours:g} 小时），视为已掌握。")
+
+
+def _add(ids: tuple[str, ...], draft: _Draft, catalog: Catalog) -> None:
+    for concept_id in ids:
+        name = _name(concept_id, draft, catalog)
+        if concept_id in draft.concepts:
+            draft.say(f"{name} is already in the roadmap.", f"{name}已在路线中。")
+            continue
+        draft.known.discard(concept_id)
+        new = catalog.closure([concept_id], stop_at=draft.known) - draft.concepts.keys()
+        for added in sorted(new, key=catalog.rank):
+            draft.concepts[added] = catalog.concepts[added].to_concept(draft.language)
+        extra = sorted(new - {concept_id}, key=catalog.rank)
+        hours = sum(draft.concepts[c].hours for c in new)
+        with_en = f" with its prerequisites {', '.join(_name(c, draft, catalog) for c in extra)}" if extra else ""
+        with_zh = f"及其前置知识{'、'.join(_name(c, draft, catalog) for c in extra)}" if extra else ""
+        draft.say(f"Added {name}{with_en} ({hours:g} h).", f"已添加{name}{with_zh}（{hours:g} 小时）。")
+
+
+def _scale(ids: tuple[str, ...], factor: float, draft: _Draft) -> None:
+    for concept_id in ids:
+        concept = draft.concepts.get(concept_id)
+        if concept is None:
+            continue
+        before = concept.hours
+        concept.hours = round_hours(before * factor)
+        draft.say(f"{concept.name}: {before:g} h -> {concept.hours:g} h.",
+                  f"{concept.name}：{before:g} 小时 -> {concept.hours:g} 小时。")

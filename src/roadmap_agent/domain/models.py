@@ -1,0 +1,119 @@
+"""The roadmap domain: what a learner asks for, what we understood, and the roadmap we build.
+
+Pure data (pydantic models) with no IO. Field names are the public JSON contract of the API and the
+CLI's ``--json`` output (see DESIGN.md "API contract"), so rename nothing here without a deprecation.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Level = Literal["beginner", "intermediate", "advanced"]
+Difficulty = Literal["beginner", "intermediate", "advanced"]
+Language = Literal["en", "zh"]
+ResourceKind = Literal["docs", "course", "book", "video", "tutorial", "article", "practice"]
+
+LEVELS: tuple[Level, ...] = ("beginner", "intermediate", "advanced")
+DIFFICULTY_RANK: dict[str, int] = {"beginner": 0, "intermediate": 1, "advanced": 2}
+
+MAX_GOAL_CHARS = 2000
+MIN_HOURS_PER_WEEK = 1
+MAX_HOURS_PER_WEEK = 80
+MIN_WEEKS = 1
+MAX_WEEKS = 156
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class LearnerRequest(_Model):
+    """What the learner typed, plus the optional structured hints that override the text."""
+
+    goal: str = Field(min_length=1, max_length=MAX_GOAL_CHARS)
+    hours_per_week: int | None = Field(default=None, ge=MIN_HOURS_PER_WEEK, le=MAX_HOURS_PER_WEEK)
+    weeks: int | None = Field(default=None, ge=MIN_WEEKS, le=MAX_WEEKS)
+    level: Level | None = None
+    known_skills: list[str] = Field(default_factory=list, max_length=100)
+    language: Language | None = None
+    auto_approve: bool = False
+
+
+class Intent(_Model):
+    """The analysed request. ``known_skills`` holds catalog ids (concept or domain ids)."""
+
+    goal: str
+    domains: list[str] = Field(min_length=1)
+    level: Level = "beginner"
+    known_skills: list[str] = Field(default_factory=list)
+    hours_per_week: int = Field(default=10, ge=MIN_HOURS_PER_WEEK, le=MAX_HOURS_PER_WEEK)
+    weeks: int = Field(default=12, ge=MIN_WEEKS, le=MAX_WEEKS)
+    language: Language = "en"
+    preferences: list[str] = Field(default_factory=list)
+
+    @property
+    def budget_hours(self) -> int:
+        return self.hours_per_week * self.weeks
+
+
+class Resource(_Model):
+    title: str
+    url: str
+    kind: ResourceKind = "docs"
+
+
+class Concept(_Model):
+    id: str
+    name: str
+    description: str
+    hours: float = Field(gt=0)
+    difficulty: Difficulty
+    prerequisites: list[str] = Field(default_factory=list)
+    resources: list[Resource] = Field(default_factory=list)
+
+
+class Module(_Model):
+    id: str
+    name: str
+    concepts: list[Concept] = Field(default_factory=list)
+
+
+class Stage(_Model):
+    id: str
+    name: str
+    order: int
+    modules: list[Module] = Field(default_factory=list)
+
+
+class ScheduleWeek(_Model):
+    week: int = Field(ge=1)
+    concept_ids: list[str]
+    hours: float
+
+
+class Roadmap(_Model):
+    id: str
+    title: str
+    summary: str
+    language: Language
+    total_hours: float
+    weeks: int
+    hours_per_week: int
+    warnings: list[str] = Field(default_factory=list)
+    assumed_known: list[str] = Field(default_factory=list)
+    stages: list[Stage] = Field(default_factory=list)
+    schedule: list[ScheduleWeek] = Field(default_factory=list)
+
+    def concepts(self) -> list[Concept]:
+        """All concepts in roadmap order (stage, module, concept)."""
+        return [c for s in self.stages for m in s.modules for c in m.concepts]
+
+    def concept_ids(self) -> list[str]:
+        return [c.id for c in self.concepts()]
+
+
+class ReviewDecision(_Model):
+    approved: bool
+    feedback: str | None = Field(default=None, max_length=MAX_GOAL_CHARS)

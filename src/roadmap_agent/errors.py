@@ -1,0 +1,91 @@
+"""The error tree. Driver errors are translated at the infra boundary; ``api/errors.py`` maps these to HTTP.
+
+    RoadmapAgentError
+    ├── InvalidRequest            400  bad input the caller can fix
+    ├── NotFound                  404
+    │   ├── TaskNotFound
+    │   └── RoadmapNotFound
+    ├── Conflict                  409  the request is fine but the task is in the wrong state
+    │   ├── NotAwaitingReview
+    │   ├── DecisionAlreadyMade
+    │   └── NotRetryable
+    ├── TaskCancelled                  raised inside a run at a step boundary (never reaches HTTP)
+    ├── DependencyUnavailable     503  a dependency is down or too slow; retry later
+    │   ├── DatabaseUnavailable
+    │   ├── CheckpointerUnavailable
+    │   └── StorageUnavailable
+    └── ConfigurationError             settings that cannot work; the message says which variable
+
+Every message says what failed, where, and what to do, and never contains a secret.
+"""
+
+from __future__ import annotations
+
+
+class RoadmapAgentError(Exception):
+    """Base of every error this package raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidRequest(RoadmapAgentError):
+    code = "invalid_request"
+
+
+class NotFound(RoadmapAgentError):
+    code = "not_found"
+
+
+class TaskNotFound(NotFound):
+    code = "task_not_found"
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"No task with id {task_id!r}. List your tasks with GET /api/v1/tasks.")
+
+
+class RoadmapNotFound(NotFound):
+    code = "roadmap_not_found"
+
+
+class Conflict(RoadmapAgentError):
+    code = "conflict"
+
+
+class NotAwaitingReview(Conflict):
+    code = "not_awaiting_review"
+
+
+class DecisionAlreadyMade(Conflict):
+    code = "decision_already_made"
+
+
+class NotRetryable(Conflict):
+    code = "not_retryable"
+
+
+class TaskCancelled(RoadmapAgentError):
+    code = "cancelled"
+
+
+class DependencyUnavailable(RoadmapAgentError):
+    code = "dependency_unavailable"
+
+
+class DatabaseUnavailable(DependencyUnavailable):
+    code = "database_unavailable"
+
+
+class CheckpointerUnavailable(DependencyUnavailable):
+    code = "checkpointer_unavailable"
+
+
+class StorageUnavailable(DependencyUnavailable):
+    code = "storage_unavailable"
+
+
+class ConfigurationError(RoadmapAgentError):
+    code = "configuration_error"

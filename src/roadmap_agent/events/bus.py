@@ -1,0 +1,69 @@
+"""Event fan-out and the durable-first event log.
+
+``EventLog.emit`` appends to ``task_events`` (the truth) and only then publishes on the bus (the fast path).
+A publish failure is logged and counted, never raised: subscribers re-read the table and miss nothing.
+``InProcessBus`` is the embedded default; a Redis bus implements the same ``EventBus`` protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Protocol
+
+from roadmap_agent.logging import get_logger
+from roadmap_agent.store.records import Event, EventType
+from roadmap_agent.store.repository import TaskStore
+
+TASK_CHANNEL = "roadmap:task:{task_id}"
+_QUEUE_LIMIT = 1000
+
+log = get_logger(__name__)
+
+
+class EventBus(Protocol):
+    async def publish(self, event: Event) -> None: ...
+    def subscribe(self, task_id: str) -> AbstractAsyncContextManager[asyncio.Queue[Event]]: ...
+
+
+class InProcessBus:
+    """Fan-out inside one process. A slow subscriber's full queue drops live events; it refills from the log."""
+
+    def __init__(self) -> None:
+        self._queues: dict[str, set[asyncio.Queue[Event]]] = defaultdict(set)
+
+    async def publish(self, event: Event) -> None:
+        for queue in list(self._queues.get(event.task_id, ())):
+            if queue.full():
+                continue
+            queue.put_nowait(event)
+
+    @asynccontextmanager
+    async def subscribe(self, task_id: str) -> AsyncIterator[asyncio.Queue[Event]]:
+        queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=_QUEUE_LIMIT)
+        self._queues[task_id].add(queue)
+        try:
+            yield queue
+        finally:
+            self._queues[task_id].discard(queue)
+            if not self._queues[task_id]:
+                del self._queues[task_id]
+
+
+class EventLog:
+    def __init__(self, store: TaskStore, bus: EventBus) -> None:
+        self.store = store
+        self.bus = bus
+        self.publish_failures = 0
+
+    async def emit(self, task_id: str, type_: EventType, message: str, *, step: str | None = None,
+                   status: str | None = None, data: dict[str, Any] | None = None) -> Event:
+        event = await self.store.append_event(task_id, type_, message, step=step, status=status, data=data)
+        try:
+            await self.bus.publish(event)
+        except Exception as exc:
+            self.publish_failures += 1
+            log.warning("event_publish_failed", task_id=task_id, seq=event.seq, error=str(exc))
+        return event

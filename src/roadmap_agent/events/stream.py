@@ -1,0 +1,41 @@
+"""A subscriber's view of one task's events: replay from the log, then live, exactly once and in order.
+
+The subscription opens *before* the replay, so nothing published in between is lost; live events at or below
+the last delivered sequence are dropped, and a jump in sequence (a dropped publish, a full queue, a dead
+bus) is filled from the log. When the bus is quiet the log is re-read every ``poll_interval`` seconds, so a
+missing fast path costs latency, never events. The stream ends after a terminal event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from roadmap_agent.events.bus import EventBus
+from roadmap_agent.store.records import Event
+from roadmap_agent.store.repository import TaskStore
+
+
+async def stream_events(task_id: str, after: int, store: TaskStore, bus: EventBus,
+                        poll_interval: float = 1.0) -> AsyncIterator[Event]:
+    last = after
+    read_log = True
+    async with bus.subscribe(task_id) as queue:
+        while True:
+            if read_log:
+                for event in await store.events_after(task_id, last):
+                    yield event
+                    last = event.seq
+                    if event.terminal:
+                        return
+            try:
+                live = await asyncio.wait_for(queue.get(), timeout=poll_interval)
+            except TimeoutError:
+                read_log = True
+                continue
+            read_log = live.seq > last + 1  # a gap: fill it from the log
+            if live.seq == last + 1:
+                yield live
+                last = live.seq
+                if live.terminal:
+                    return

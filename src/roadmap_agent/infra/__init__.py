@@ -1,0 +1,1 @@
+"""One module per external dependency; nothing outside this package imports a driver."""

@@ -1,0 +1,25 @@
+"""The offline planner: deterministic planning over the bundled catalog, no network, no API key."""
+
+from __future__ import annotations
+
+from roadmap_agent.domain.catalog import Catalog, load_catalog
+from roadmap_agent.domain.editing import edit_roadmap
+from roadmap_agent.domain.intent import analyze_intent
+from roadmap_agent.domain.models import Intent, LearnerRequest, Roadmap
+from roadmap_agent.domain.planning import design_curriculum
+
+
+class OfflinePlanner:
+    name = "offline"
+
+    def __init__(self, catalog: Catalog | None = None) -> None:
+        self.catalog = catalog or load_catalog()
+
+    async def analyze_intent(self, request: LearnerRequest) -> Intent:
+        return analyze_intent(request, self.catalog)
+
+    async def design_curriculum(self, intent: Intent, roadmap_id: str) -> Roadmap:
+        return design_curriculum(intent, self.catalog, roadmap_id)
+
+    async def edit_roadmap(self, roadmap: Roadmap, intent: Intent, feedback: str) -> tuple[Roadmap, list[str]]:
+        return edit_roadmap(roadmap, feedback, self.catalog, intent.domains, intent.level)

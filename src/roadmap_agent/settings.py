@@ -1,0 +1,183 @@
+"""Settings, read from the environment and ``.env`` (pydantic-settings), in nested parts.
+
+Built by ``Settings.load()`` in the CLI and passed to ``create_app(settings)``; there is no module-level
+singleton. With no database configured the embedded default is used: SQLite files and exported roadmaps
+under ``ROADMAP_AGENT_HOME`` (default ``~/.roadmap-agent``). Server-mode URLs can be given whole
+(``DATABASE_URL``, ``REDIS_URL``) or from the parts older deployments used (``POSTGRES_HOST`` ...,
+``REDIS_HOST`` ...). Secrets are ``SecretStr`` and URLs are only ever shown through ``redact_url``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_HOME = Path("~/.roadmap-agent")
+
+
+def redact_url(url: str) -> str:
+    """``scheme://user:***@host:port/db``: the password (if any) replaced, everything else kept."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _config(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=prefix, env_file=".env", extra="ignore", populate_by_name=True)
+
+
+class DatabaseSettings(BaseSettings):
+    """Tasks, roadmaps and the event log. Empty URL and no POSTGRES_HOST means embedded SQLite."""
+
+    model_config = _config("DB_")
+
+    url: SecretStr | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL", "DB_URL"))
+    postgres_host: str | None = Field(default=None, validation_alias="POSTGRES_HOST")
+    postgres_port: int = Field(default=5432, validation_alias="POSTGRES_PORT")
+    postgres_user: str = Field(default="postgres", validation_alias="POSTGRES_USER")
+    postgres_password: SecretStr = Field(default=SecretStr(""), validation_alias="POSTGRES_PASSWORD")
+    postgres_db: str = Field(default="roadmap_agent", validation_alias="POSTGRES_DB")
+    # psycopg's default connect timeout is 130 s (the old deployment's hang); ours is short and explicit.
+    connect_timeout: float = 5.0
+    pool_size: int = 10
+    pool_timeout: float = 5.0
+    sqlite_busy_timeout: float = 10.0
+
+    def server_url(self) -> str | None:
+        """The PostgreSQL URL (with password), or None in embedded mode."""
+        if self.url is not None and self.url.get_secret_value():
+            return self.url.get_secret_value()
+        if self.postgres_host:
+            password = quote(self.postgres_password.get_secret_value(), safe="")
+            auth = f"{quote(self.postgres_user, safe='')}:{password}" if password else quote(self.postgres_user)
+            return (f"postgresql+psycopg://{auth}@{self.postgres_host}:{self.postgres_port}/"
+                    f"{quote(self.postgres_db, safe='')}")
+        return None
+
+
+class RedisSettings(BaseSettings):
+    """Cross-process event fan-out (server mode). Unset means in-process fan-out."""
+
+    model_config = _config("REDIS_")
+
+    url: SecretStr | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL"))
+    host: str | None = None
+    port: int = 6379
+    password: SecretStr = SecretStr("")
+    db: int = 0
+
+    def server_url(self) -> str | None:
+        if self.url is not None and self.url.get_secret_value():
+            return self.url.get_secret_value()
+        if self.host:
+            secret = self.password.get_secret_value()
+            auth = f":{quote(secret, safe='')}@" if secret else ""
+            return f"redis://{auth}{self.host}:{self.port}/{self.db}"
+        return None
+
+
+class StorageSettings(BaseSettings):
+    """Where exported roadmaps go: a local folder by default, S3-compatible when S3_BUCKET is set."""
+
+    model_config = _config("S3_")
+
+    endpoint_url: str | None = None
+    bucket: str | None = None
+    prefix: str = "roadmap-agent/"
+    local_dir: Path | None = Field(default=None, validation_alias="ROADMAP_AGENT_ARTIFACTS_DIR")
+
+
+class LLMSettings(BaseSettings):
+    """An OpenAI-compatible model; unset means the offline planner."""
+
+    model_config = _config("LLM_")
+
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    model: str | None = None
+
+
+class ResilienceSettings(BaseSettings):
+    """Bounded timeouts and retry budgets."""
+
+    model_config = _config("ROADMAP_AGENT_")
+
+    max_fix_rounds: int = Field(default=3, ge=0, le=10)
+    step_timeout: float = Field(default=120.0, gt=0, description="Deadline for one workflow step.")
+    # Debug/demo aid: sleep this long before each step so progress can be watched (and crashes injected).
+    step_delay: float = Field(default=0.0, ge=0, le=60)
+    event_poll_interval: float = Field(default=1.0, gt=0, description="Subscribers re-read the event log this often.")
+
+
+class ApiSettings(BaseSettings):
+    model_config = _config("ROADMAP_AGENT_")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_key: SecretStr | None = None
+    max_body_bytes: int = 64 * 1024
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    home: Path = Field(default=DEFAULT_HOME, validation_alias="ROADMAP_AGENT_HOME")
+    log_format: Literal["json", "console", "auto"] = Field(default="auto", validation_alias="LOG_FORMAT")
+    log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    resilience: ResilienceSettings = Field(default_factory=ResilienceSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+
+    @classmethod
+    def load(cls, env_file: Path | str | None = ".env", **overrides: Any) -> Settings:
+        """Read every part from the environment and ``env_file`` (missing file is fine)."""
+        parts: dict[str, type[BaseSettings]] = {
+            "database": DatabaseSettings, "redis": RedisSettings, "storage": StorageSettings,
+            "llm": LLMSettings, "resilience": ResilienceSettings, "api": ApiSettings,
+        }
+        values: dict[str, Any] = {name: part(_env_file=env_file) for name, part in parts.items()}
+        values.update(overrides)
+        return cls(_env_file=env_file, **values)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home.expanduser()
+
+    @property
+    def embedded(self) -> bool:
+        return self.database.server_url() is None
+
+    def database_url(self) -> str:
+        return self.database.server_url() or f"sqlite+aiosqlite:///{self.data_dir / 'roadmap-agent.db'}"
+
+    def checkpoint_path(self) -> Path:
+        return self.data_dir / "checkpoints.db"
+
+    def artifacts_dir(self) -> Path:
+        return (self.storage.local_dir or self.data_dir / "artifacts").expanduser()
+
+    def describe(self) -> dict[str, Any]:
+        """A secret-free summary for logs and ``check``."""
+        redis_url = self.redis.server_url()
+        return {
+            "mode": "embedded" if self.embedded else "server",
+            "database": redact_url(self.database_url()),
+            "redis": redact_url(redis_url) if redis_url else "in-process",
+            "storage": f"s3://{self.storage.bucket}/{self.storage.prefix}" if self.storage.bucket
+            else str(self.artifacts_dir()),
+            "planner": f"llm:{self.llm.model}" if self.llm.base_url else "offline",
+        }
+

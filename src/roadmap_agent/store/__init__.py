@@ -1,0 +1,1 @@
+"""Tables (SQLAlchemy Core) and the repository over them: tasks, roadmaps, review decisions, events."""

@@ -1,0 +1,175 @@
+"""The repository: every read and write of tasks, roadmaps, decisions and events, in short transactions.
+
+Works unchanged on SQLite and PostgreSQL. Sequence numbers come from ``tasks.last_seq`` incremented in the
+same transaction as the event insert, so they are gap-free and ordered per task even across processes (the
+row lock on PostgreSQL, the database lock on SQLite, serialise concurrent appends for one task).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from roadmap_agent.errors import DecisionAlreadyMade, RoadmapNotFound, TaskNotFound
+from roadmap_agent.infra.database import Database
+from roadmap_agent.store.records import Event, EventType, TaskRecord, TaskStatus, as_utc, utcnow
+from roadmap_agent.store.tables import review_decisions, roadmaps, task_events, tasks
+
+_TASK_COLUMNS = [c for c in tasks.c if c.name not in ("draft_roadmap", "last_seq", "idempotency_key")]
+
+
+def _task(row: sa.Row[Any]) -> TaskRecord:
+    values = dict(row._mapping)
+    values["task_id"] = values.pop("id")
+    values["created_at"] = as_utc(values["created_at"])
+    values["updated_at"] = as_utc(values["updated_at"])
+    return TaskRecord.model_validate(values)
+
+
+def _event(row: sa.Row[Any]) -> Event:
+    values = dict(row._mapping)
+    values["timestamp"] = as_utc(values.pop("created_at"))
+    return Event.model_validate(values)
+
+
+class TaskStore:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    # -- tasks -------------------------------------------------------------------------------------
+
+    async def create_task(self, owner: str, request: dict[str, Any],
+                          idempotency_key: str | None = None) -> tuple[TaskRecord, bool]:
+        """The new task and True, or the task created earlier with the same idempotency key and False."""
+        now = utcnow()
+        task_id = uuid.uuid4().hex
+        values = {"id": task_id, "owner": owner, "status": TaskStatus.PENDING.value, "request": request,
+                  "idempotency_key": idempotency_key, "created_at": now, "updated_at": now}
+        try:
+            async with self._db.transaction() as conn:
+                await conn.execute(tasks.insert().values(**values))
+        except IntegrityError:
+            if idempotency_key is None:
+                raise
+            existing = await self._by_idempotency_key(owner, idempotency_key)
+            return existing, False
+        return await self.get_task(task_id), True
+
+    async def _by_idempotency_key(self, owner: str, key: str) -> TaskRecord:
+        async with self._db.connect() as conn:
+            row = (await conn.execute(sa.select(*_TASK_COLUMNS).where(
+                tasks.c.owner == owner, tasks.c.idempotency_key == key))).one()
+        return _task(row)
+
+    async def get_task(self, task_id: str, owner: str | None = None) -> TaskRecord:
+        query = sa.select(*_TASK_COLUMNS).where(tasks.c.id == task_id)
+        if owner is not None:
+            query = query.where(tasks.c.owner == owner)
+        async with self._db.connect() as conn:
+            row = (await conn.execute(query)).one_or_none()
+        if row is None:
+            raise TaskNotFound(task_id)
+        return _task(row)
+
+    async def list_tasks(self, owner: str, limit: int, offset: int) -> tuple[list[TaskRecord], int]:
+        query = (sa.select(*_TASK_COLUMNS).where(tasks.c.owner == owner)
+                 .order_by(tasks.c.created_at.desc(), tasks.c.id).limit(limit).offset(offset))
+        count = sa.select(sa.func.count()).select_from(tasks).where(tasks.c.owner == owner)
+        async with self._db.connect() as conn:
+            rows = (await conn.execute(query)).all()
+            total = (await conn.execute(count)).scalar_one()
+        return [_task(r) for r in rows], int(total)
+
+    async def update_task(self, task_id: str, **values: Any) -> None:
+        values["updated_at"] = utcnow()
+        async with self._db.transaction() as conn:
+            result = await conn.execute(tasks.update().where(tasks.c.id == task_id).values(**values))
+        if result.rowcount == 0:
+            raise TaskNotFound(task_id)
+
+    async def set_status_if(self, task_id: str, expected: set[TaskStatus], status: TaskStatus,
+                            **values: Any) -> bool:
+        """Compare-and-set on the status: True if this call made the transition."""
+        values.update(status=status.value, updated_at=utcnow())
+        async with self._db.transaction() as conn:
+            result = await conn.execute(tasks.update().where(
+                tasks.c.id == task_id, tasks.c.status.in_([s.value for s in expected])).values(**values))
+        return bool(result.rowcount)
+
+    async def draft_roadmap(self, task_id: str) -> dict[str, Any] | None:
+        async with self._db.connect() as conn:
+            value = (await conn.execute(sa.select(tasks.c.draft_roadmap).where(tasks.c.id == task_id))).scalar()
+        return value if isinstance(value, dict) else None
+
+    async def tasks_in(self, statuses: set[TaskStatus]) -> list[TaskRecord]:
+        query = sa.select(*_TASK_COLUMNS).where(tasks.c.status.in_([s.value for s in statuses]))
+        async with self._db.connect() as conn:
+            return [_task(r) for r in (await conn.execute(query.order_by(tasks.c.created_at))).all()]
+
+    # -- review decisions --------------------------------------------------------------------------
+
+    async def record_decision(self, task_id: str, review_round: int, approved: bool, feedback: str | None) -> None:
+        """Accept one decision per review round; a second one raises DecisionAlreadyMade."""
+        try:
+            async with self._db.transaction() as conn:
+                await conn.execute(review_decisions.insert().values(
+                    task_id=task_id, review_round=review_round, approved=approved, feedback=feedback,
+                    created_at=utcnow()))
+        except IntegrityError as exc:
+            raise DecisionAlreadyMade(
+                f"Review round {review_round} of task {task_id} has already been decided. "
+                "Wait for the edited roadmap and review that one.") from exc
+
+    # -- roadmaps ----------------------------------------------------------------------------------
+
+    async def save_roadmap(self, task_id: str, roadmap: dict[str, Any]) -> None:
+        """Insert the final roadmap, or replace it (finalize may run again after a crash)."""
+        values = {"task_id": task_id, "title": roadmap["title"], "language": roadmap["language"],
+                  "body": roadmap, "created_at": utcnow()}
+        async with self._db.transaction() as conn:
+            updated = await conn.execute(roadmaps.update().where(roadmaps.c.id == roadmap["id"]).values(**values))
+            if updated.rowcount == 0:
+                await conn.execute(roadmaps.insert().values(id=roadmap["id"], **values))
+
+    async def get_roadmap(self, roadmap_id: str, owner: str | None = None) -> dict[str, Any]:
+        query = sa.select(roadmaps.c.body).where(roadmaps.c.id == roadmap_id)
+        if owner is not None:
+            query = query.join(tasks, tasks.c.id == roadmaps.c.task_id).where(tasks.c.owner == owner)
+        async with self._db.connect() as conn:
+            body = (await conn.execute(query)).scalar_one_or_none()
+        if body is None:
+            raise RoadmapNotFound(f"No roadmap with id {roadmap_id!r}. A task's roadmap id is in "
+                                  "GET /api/v1/tasks/{task_id} once it has completed.")
+        return dict(body)
+
+    # -- events ------------------------------------------------------------------------------------
+
+    async def append_event(self, task_id: str, type_: EventType, message: str, *, step: str | None = None,
+                           status: str | None = None, data: dict[str, Any] | None = None) -> Event:
+        now = utcnow()
+        async with self._db.transaction() as conn:
+            seq = await self._next_seq(conn, task_id)
+            row = {"task_id": task_id, "seq": seq, "type": type_.value, "step": step, "status": status,
+                   "message": message, "data": data or {}, "created_at": now}
+            await conn.execute(task_events.insert().values(**row))
+        return Event(task_id=task_id, seq=seq, type=type_, step=step, status=status, message=message,
+                     data=data or {}, timestamp=now)
+
+    @staticmethod
+    async def _next_seq(conn: AsyncConnection, task_id: str) -> int:
+        result = await conn.execute(tasks.update().where(tasks.c.id == task_id)
+                                    .values(last_seq=tasks.c.last_seq + 1).returning(tasks.c.last_seq))
+        seq = result.scalar_one_or_none()
+        if seq is None:
+            raise TaskNotFound(task_id)
+        return int(seq)
+
+    async def events_after(self, task_id: str, after: int, limit: int = 1000) -> list[Event]:
+        query = (sa.select(task_events).where(task_events.c.task_id == task_id, task_events.c.seq > after)
+                 .order_by(task_events.c.seq).limit(limit))
+        async with self._db.connect() as conn:
+            return [_event(r) for r in (await conn.execute(query)).all()]

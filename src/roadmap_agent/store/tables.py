@@ -1,0 +1,66 @@
+"""Table definitions (SQLAlchemy Core), shared by the repository and the Alembic migrations.
+
+Types are chosen to work the same on SQLite and PostgreSQL (JSON becomes JSONB on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = sa.MetaData()
+
+JsonType = sa.JSON().with_variant(JSONB(), "postgresql")
+Timestamp = sa.DateTime(timezone=True)
+
+tasks = sa.Table(
+    "tasks", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("owner", sa.String(128), nullable=False, index=True),
+    sa.Column("status", sa.String(32), nullable=False, index=True),
+    sa.Column("current_step", sa.String(64)),
+    sa.Column("request", JsonType, nullable=False),
+    sa.Column("intent", JsonType),
+    sa.Column("draft_roadmap", JsonType),
+    sa.Column("roadmap_id", sa.String(80)),
+    sa.Column("error", sa.Text),
+    sa.Column("review_round", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_seq", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("idempotency_key", sa.String(255)),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("owner", "idempotency_key", name="uq_tasks_owner_idempotency_key"),
+)
+
+roadmaps = sa.Table(
+    "roadmaps", metadata,
+    sa.Column("id", sa.String(80), primary_key=True),
+    sa.Column("task_id", sa.String(64), sa.ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False,
+              index=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("language", sa.String(8), nullable=False),
+    sa.Column("body", JsonType, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+review_decisions = sa.Table(
+    "review_decisions", metadata,
+    sa.Column("task_id", sa.String(64), sa.ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("review_round", sa.Integer, primary_key=True),
+    sa.Column("approved", sa.Boolean, nullable=False),
+    sa.Column("feedback", sa.Text),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+task_events = sa.Table(
+    "task_events", metadata,
+    sa.Column("task_id", sa.String(64), sa.ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("step", sa.String(64)),
+    sa.Column("status", sa.String(32)),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("data", JsonType, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+)

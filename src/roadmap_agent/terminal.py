@@ -1,0 +1,62 @@
+"""Terminal output for the CLI (rich): progress lines, the roadmap tree, the weekly schedule."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.tree import Tree
+
+from roadmap_agent.domain.models import Roadmap
+from roadmap_agent.store.records import Event, EventType
+
+STEP_LABELS = {
+    "intent_analysis": "Analysing your goal",
+    "curriculum_design": "Designing the curriculum",
+    "structure_validation": "Checking the structure",
+    "roadmap_edit": "Editing the roadmap",
+    "human_review": "Review",
+    "finalize": "Saving and exporting",
+}
+
+
+def progress_line(event: Event) -> str | None:
+    """One line of progress for an event, or None for events not worth a line."""
+    label = STEP_LABELS.get(event.step or "", event.step or "")
+    if event.type == EventType.PROGRESS and event.status == "started":
+        return f"[cyan]…[/] {label}"
+    if event.type == EventType.PROGRESS and event.status == "completed":
+        return f"[green]✓[/] {label}: {event.message}"
+    if event.type == EventType.TASK_RECOVERING:
+        return f"[yellow]↻[/] {event.message}"
+    if event.type == EventType.FAILED:
+        return f"[red]✗[/] {event.message}"
+    if event.type in (EventType.COMPLETED, EventType.CANCELLED, EventType.HUMAN_REVIEW_REQUIRED):
+        return f"[bold]•[/] {event.message}"
+    return None
+
+
+def roadmap_view(roadmap: Roadmap) -> Group:
+    hours = "h" if roadmap.language == "en" else "小时"
+    tree = Tree(f"[bold]{roadmap.title}[/]\n[dim]{roadmap.summary}[/]")
+    for stage in roadmap.stages:
+        stage_node = tree.add(f"[bold magenta]{stage.order}. {stage.name}[/]")
+        for module in stage.modules:
+            module_node = stage_node.add(f"[bold]{module.name}[/]")
+            for concept in module.concepts:
+                module_node.add(f"{concept.name} [dim]({concept.hours:g} {hours}, {concept.difficulty})[/]")
+    schedule = Table(title="Weekly schedule" if roadmap.language == "en" else "每周安排", show_lines=False)
+    schedule.add_column("Week" if roadmap.language == "en" else "周", justify="right")
+    schedule.add_column(hours, justify="right")
+    schedule.add_column("Topics" if roadmap.language == "en" else "内容")
+    names = {c.id: c.name for c in roadmap.concepts()}
+    for week in roadmap.schedule:
+        schedule.add_row(str(week.week), f"{week.hours:g}", ", ".join(names.get(c, c) for c in week.concept_ids))
+    parts: list[object] = [tree, schedule]
+    if roadmap.warnings:
+        parts.insert(0, Panel("\n".join(roadmap.warnings), title="Warnings", border_style="yellow"))
+    return Group(*parts)  # type: ignore[arg-type]
+
+
+def print_roadmap(console: Console, roadmap: Roadmap) -> None:
+    console.print(roadmap_view(roadmap))

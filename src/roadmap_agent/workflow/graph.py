@@ -1,0 +1,179 @@
+"""The LangGraph workflow:
+
+    intent_analysis -> curriculum_design -> structure_validation --invalid (<= N rounds)--> roadmap_edit --^
+                                                  | valid (or rounds used up: flagged)
+                                                  v
+                                            human_review --reject + feedback--> roadmap_edit
+                                                  | approve (or auto-approve)
+                                                  v
+                                               finalize
+
+Nodes are pure functions of the state plus the ``Planner`` and ``StepHooks`` they are built with; the
+hooks (implemented by the runner) report progress, honour cancellation and persist the final roadmap.
+State holds plain JSON (model dumps) so any checkpointer can store it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypedDict
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import interrupt
+
+from roadmap_agent.domain.catalog import Catalog
+from roadmap_agent.domain.models import Intent, LearnerRequest, Roadmap
+from roadmap_agent.domain.validation import auto_fix, validate_roadmap
+from roadmap_agent.llm.base import Planner
+
+INTENT_ANALYSIS = "intent_analysis"
+CURRICULUM_DESIGN = "curriculum_design"
+STRUCTURE_VALIDATION = "structure_validation"
+ROADMAP_EDIT = "roadmap_edit"
+HUMAN_REVIEW = "human_review"
+FINALIZE = "finalize"
+STEPS = (INTENT_ANALYSIS, CURRICULUM_DESIGN, STRUCTURE_VALIDATION, ROADMAP_EDIT, HUMAN_REVIEW, FINALIZE)
+
+
+class RoadmapState(TypedDict, total=False):
+    task_id: str
+    request: dict[str, Any]
+    intent: dict[str, Any]
+    roadmap: dict[str, Any]
+    issues: list[str]
+    fix_rounds: int
+    review_round: int
+    decision: dict[str, Any]
+    changes: list[str]
+    artifacts: dict[str, str]
+
+
+class StepHooks(Protocol):
+    async def step_started(self, task_id: str, step: str, *, announce: bool = True) -> None: ...
+    async def step_completed(self, task_id: str, step: str, message: str, data: dict[str, Any]) -> None: ...
+    async def finalize(self, task_id: str, roadmap: Roadmap) -> dict[str, str]: ...
+
+
+StepResult = tuple[dict[str, Any], str, dict[str, Any]]  # state update, message, event data
+Step = Callable[[RoadmapState], Awaitable[StepResult]]
+
+
+class Node(Protocol):
+    def __call__(self, state: RoadmapState) -> Awaitable[dict[str, Any]]: ...
+
+
+def roadmap_id_for(task_id: str) -> str:
+    return f"rm-{task_id}"
+
+
+class _Nodes:
+    def __init__(self, planner: Planner, catalog: Catalog, max_fix_rounds: int) -> None:
+        self.planner = planner
+        self.catalog = catalog
+        self.max_fix_rounds = max_fix_rounds
+
+    async def intent_analysis(self, state: RoadmapState) -> StepResult:
+        request = LearnerRequest.model_validate(state["request"])
+        intent = await self.planner.analyze_intent(request)
+        return ({"intent": intent.model_dump()}, f"Understood: {', '.join(intent.domains)}, {intent.level}, "
+                f"{intent.hours_per_week} h/week for {intent.weeks} weeks", {"intent": intent.model_dump()})
+
+    async def curriculum_design(self, state: RoadmapState) -> StepResult:
+        intent = Intent.model_validate(state["intent"])
+        roadmap = await self.planner.design_curriculum(intent, roadmap_id_for(state["task_id"]))
+        message = (f"Designed {len(roadmap.stages)} stages, {len(roadmap.concepts())} concepts, "
+                   f"{roadmap.total_hours:g} h")
+        return {"roadmap": roadmap.model_dump(), "fix_rounds": 0}, message, {"total_hours": roadmap.total_hours}
+
+    async def structure_validation(self, state: RoadmapState) -> StepResult:
+        roadmap = Roadmap.model_validate(state["roadmap"])
+        issues = [f"{i.code}: {i.message}" for i in validate_roadmap(roadmap)]
+        if not issues:
+            return {"issues": []}, "Structure is valid", {"valid": True}
+        if state.get("fix_rounds", 0) < self.max_fix_rounds:
+            return {"issues": issues}, f"Found {len(issues)} problem(s); fixing", {"valid": False, "issues": issues}
+        roadmap.warnings.append(f"Structure check still failing after {self.max_fix_rounds} automatic fixes: "
+                                + "; ".join(issues[:5]))
+        return ({"issues": [], "roadmap": roadmap.model_dump()}, "Problems remain; flagged for review",
+                {"valid": False, "flagged": True, "issues": issues})
+
+    async def roadmap_edit(self, state: RoadmapState) -> StepResult:
+        roadmap = Roadmap.model_validate(state["roadmap"])
+        intent = Intent.model_validate(state["intent"])
+        if state.get("issues"):
+            fixed = auto_fix(roadmap, self.catalog, intent.domains, intent.level)
+            rounds = state.get("fix_rounds", 0) + 1
+            return ({"roadmap": fixed.model_dump(), "fix_rounds": rounds, "issues": []},
+                    f"Automatic fix round {rounds}", {"fix_round": rounds})
+        feedback = str(state.get("decision", {}).get("feedback") or "")
+        edited, changes = await self.planner.edit_roadmap(roadmap, intent, feedback)
+        if not changes:
+            changes = ["Nothing in the feedback could be applied; the roadmap is unchanged." if intent.language == "en"
+                       else "未能从反馈中识别出可执行的修改，路线保持不变。"]
+        return ({"roadmap": edited.model_dump(), "changes": changes, "fix_rounds": 0},
+                "; ".join(changes), {"changes": changes})
+
+    async def human_review(self, state: RoadmapState) -> dict[str, Any]:
+        review_round = state.get("review_round", 0) + 1
+        if state["request"].get("auto_approve"):
+            decision: dict[str, Any] = {"approved": True, "feedback": None, "auto": True}
+        else:
+            decision = interrupt({"review_round": review_round, "roadmap_id": state["roadmap"]["id"],
+                                  "changes": state.get("changes", [])})
+        return {"decision": decision, "review_round": review_round}
+
+
+def _route_after_validation(state: RoadmapState) -> str:
+    return ROADMAP_EDIT if state.get("issues") else HUMAN_REVIEW
+
+
+def _route_after_review(state: RoadmapState) -> str:
+    return FINALIZE if state["decision"].get("approved") else ROADMAP_EDIT
+
+
+def build_graph(planner: Planner, catalog: Catalog, hooks: StepHooks, saver: BaseCheckpointSaver[Any] | None,
+                *, max_fix_rounds: int = 3, step_timeout: float = 120.0) -> CompiledStateGraph[Any, Any, Any, Any]:
+    nodes = _Nodes(planner, catalog, max_fix_rounds)
+
+    def step(name: str, body: Step) -> Node:
+        async def node(state: RoadmapState) -> dict[str, Any]:
+            await hooks.step_started(state["task_id"], name)
+            async with asyncio.timeout(step_timeout):
+                update, message, data = await body(state)
+            await hooks.step_completed(state["task_id"], name, message, data)
+            return update
+        return node
+
+    async def review(state: RoadmapState) -> dict[str, Any]:
+        # No "started" event: this node runs again from the top when the decision resumes it.
+        await hooks.step_started(state["task_id"], HUMAN_REVIEW, announce=False)
+        update = await nodes.human_review(state)
+        verdict = "approved" if update["decision"].get("approved") else "changes requested"
+        await hooks.step_completed(state["task_id"], HUMAN_REVIEW, f"Review {update['review_round']}: {verdict}",
+                                   {"review_round": update["review_round"], **update["decision"]})
+        return update
+
+    async def finalize(state: RoadmapState) -> dict[str, Any]:
+        await hooks.step_started(state["task_id"], FINALIZE)
+        artifacts = await hooks.finalize(state["task_id"], Roadmap.model_validate(state["roadmap"]))
+        await hooks.step_completed(state["task_id"], FINALIZE, "Roadmap saved and exported", {"artifacts": artifacts})
+        return {"artifacts": artifacts}
+
+    graph = StateGraph(RoadmapState)
+    graph.add_node(INTENT_ANALYSIS, step(INTENT_ANALYSIS, nodes.intent_analysis))
+    graph.add_node(CURRICULUM_DESIGN, step(CURRICULUM_DESIGN, nodes.curriculum_design))
+    graph.add_node(STRUCTURE_VALIDATION, step(STRUCTURE_VALIDATION, nodes.structure_validation))
+    graph.add_node(ROADMAP_EDIT, step(ROADMAP_EDIT, nodes.roadmap_edit))
+    graph.add_node(HUMAN_REVIEW, review)
+    graph.add_node(FINALIZE, finalize)
+    graph.add_edge(START, INTENT_ANALYSIS)
+    graph.add_edge(INTENT_ANALYSIS, CURRICULUM_DESIGN)
+    graph.add_edge(CURRICULUM_DESIGN, STRUCTURE_VALIDATION)
+    graph.add_conditional_edges(STRUCTURE_VALIDATION, _route_after_validation, [ROADMAP_EDIT, HUMAN_REVIEW])
+    graph.add_conditional_edges(HUMAN_REVIEW, _route_after_review, [ROADMAP_EDIT, FINALIZE])
+    graph.add_edge(ROADMAP_EDIT, STRUCTURE_VALIDATION)
+    graph.add_edge(FINALIZE, END)
+    return graph.compile(checkpointer=saver)
