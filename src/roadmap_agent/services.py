@@ -66,3 +66,5 @@ async def open_services(settings: Settings, *, recover: bool = False) -> AsyncIt
                 log.info("tasks_recovered", count=len(recovered), task_ids=recovered)
         log.info("application_startup_complete")
         yield services
+        log.info("application_shutdown_started")
+    log.info("application_shutdown_complete")
