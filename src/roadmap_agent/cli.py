@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from roadmap_agent.domain.models import Language, LearnerRequest, Level, ReviewDecision, Roadmap
+from roadmap_agent.domain.models import MAX_GOAL_CHARS, Language, LearnerRequest, Level, ReviewDecision, Roadmap
 from roadmap_agent.domain.render import roadmap_to_markdown
 from roadmap_agent.errors import RoadmapAgentError
 from roadmap_agent.events.stream import stream_events
@@ -88,11 +88,12 @@ def generate(
 ) -> None:
     """Build a roadmap for GOAL, showing progress; asks you to approve it unless --auto-approve."""
     settings = _settings()
-    try:
-        request = LearnerRequest(goal=goal.strip(), language=lang, auto_approve=auto_approve,
-                                 hours_per_week=hours_per_week, weeks=weeks, level=level)
-    except ValueError as exc:
-        raise _fail(f"invalid goal: {exc.errors()[0]['msg'] if hasattr(exc, 'errors') else exc}", 2) from None
+    if not goal.strip():
+        raise _fail("the goal is empty; describe what you want to learn, e.g. \"become a data analyst in 6 months\"", 2)
+    if len(goal.strip()) > MAX_GOAL_CHARS:
+        raise _fail(f"the goal is {len(goal.strip())} characters long; keep it under {MAX_GOAL_CHARS}", 2)
+    request = LearnerRequest(goal=goal.strip(), language=lang, auto_approve=auto_approve,
+                             hours_per_week=hours_per_week, weeks=weeks, level=level)
     holder: dict[str, str] = {}
 
     async def main() -> int:

@@ -72,7 +72,7 @@ class Domain:
     concept_ids: tuple[str, ...]
 
 
-_Term = tuple[str, str, re.Pattern[str]]
+_Term = tuple[str, str, bool]  # normalised term, target id, ASCII (word-boundary) term
 
 
 class CatalogError(ValueError):
@@ -151,21 +151,28 @@ def _normalise(text: str) -> str:
     return " " + re.sub(r"\s+", " ", text.lower()) + " "
 
 
-def _term_pattern(term: str) -> re.Pattern[str]:
-    escaped = re.escape(term.lower())
-    if re.fullmatch(r"[\x00-\x7f]+", term):
-        # ASCII terms match on word boundaries ("go" must not match "google"); "+" and "#" count as word chars.
-        return re.compile(rf"(?<![a-z0-9+#]){escaped}(?![a-z0-9+#])")
-    return re.compile(escaped)
+_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789+#")
+
+
+def _occurrences(haystack: str, term: str, is_ascii: bool) -> Iterable[tuple[int, int]]:
+    """Spans of ``term`` in ``haystack``; ASCII terms only on word boundaries ("go" is not in "google").
+
+    Plain ``str.find`` instead of ~2000 compiled regexes: loading the catalog stays fast.
+    """
+    start = haystack.find(term)
+    while start != -1:
+        end = start + len(term)
+        if not is_ascii or (haystack[start - 1] not in _WORD_CHARS and haystack[end] not in _WORD_CHARS):
+            yield start, end
+        start = haystack.find(term, start + 1)
 
 
 def _match(text: str, terms: list[_Term]) -> list[str]:
     haystack = _normalise(text)
     taken: list[tuple[int, int]] = []
     hits: list[tuple[int, str]] = []
-    for _term, target, pattern in terms:  # longest first
-        for found in pattern.finditer(haystack):
-            span = found.span()
+    for term, target, is_ascii in terms:  # longest first
+        for span in _occurrences(haystack, term, is_ascii):
             if any(span[0] < end and start < span[1] for start, end in taken):
                 continue
             taken.append(span)
@@ -178,8 +185,8 @@ def _match(text: str, terms: list[_Term]) -> list[str]:
 
 
 def _sorted_terms(pairs: Iterable[tuple[str, str]]) -> list[_Term]:
-    unique = {(term.strip().lower(), target) for term, target in pairs if term.strip()}
-    return [(t, target, _term_pattern(t)) for t, target in sorted(unique, key=lambda p: (-len(p[0]), p))]
+    unique = {(_normalise(term).strip(), target) for term, target in pairs if term.strip()}
+    return [(t, target, t.isascii()) for t, target in sorted(unique, key=lambda p: (-len(p[0]), p))]
 
 
 # -- loading ---------------------------------------------------------------------------------------

@@ -59,8 +59,10 @@ class EventLog:
         self.publish_failures = 0
 
     async def emit(self, task_id: str, type_: EventType, message: str, *, step: str | None = None,
-                   status: str | None = None, data: dict[str, Any] | None = None) -> Event:
-        event = await self.store.append_event(task_id, type_, message, step=step, status=status, data=data)
+                   status: str | None = None, data: dict[str, Any] | None = None,
+                   task_values: dict[str, Any] | None = None) -> Event:
+        event = await self.store.append_event(task_id, type_, message, step=step, status=status, data=data,
+                                              task_values=task_values)
         try:
             await self.bus.publish(event)
         except Exception as exc:

@@ -149,10 +149,12 @@ class TaskStore:
     # -- events ------------------------------------------------------------------------------------
 
     async def append_event(self, task_id: str, type_: EventType, message: str, *, step: str | None = None,
-                           status: str | None = None, data: dict[str, Any] | None = None) -> Event:
+                           status: str | None = None, data: dict[str, Any] | None = None,
+                           task_values: dict[str, Any] | None = None) -> Event:
+        """Append one event; ``task_values`` update the task row in the same transaction."""
         now = utcnow()
         async with self._db.transaction() as conn:
-            seq = await self._next_seq(conn, task_id)
+            seq = await self._next_seq(conn, task_id, {**(task_values or {}), "updated_at": now})
             row = {"task_id": task_id, "seq": seq, "type": type_.value, "step": step, "status": status,
                    "message": message, "data": data or {}, "created_at": now}
             await conn.execute(task_events.insert().values(**row))
@@ -160,9 +162,9 @@ class TaskStore:
                      data=data or {}, timestamp=now)
 
     @staticmethod
-    async def _next_seq(conn: AsyncConnection, task_id: str) -> int:
+    async def _next_seq(conn: AsyncConnection, task_id: str, task_values: dict[str, Any]) -> int:
         result = await conn.execute(tasks.update().where(tasks.c.id == task_id)
-                                    .values(last_seq=tasks.c.last_seq + 1).returning(tasks.c.last_seq))
+                                    .values(last_seq=tasks.c.last_seq + 1, **task_values).returning(tasks.c.last_seq))
         seq = result.scalar_one_or_none()
         if seq is None:
             raise TaskNotFound(task_id)

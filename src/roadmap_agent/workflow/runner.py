@@ -54,20 +54,21 @@ class Runner:
             raise TaskCancelled(f"Task {task_id} was cancelled before {step}.")
         if self.settings.step_delay:
             await asyncio.sleep(self.settings.step_delay)
-        await self.store.update_task(task_id, current_step=step)
         self._started_at[(task_id, step)] = time.perf_counter()
-        if announce:
-            log.info(f"{step}_started", task_id=task_id)
-            await self.events.emit(task_id, EventType.PROGRESS, f"{step} started", step=step, status="started")
+        if not announce:
+            await self.store.update_task(task_id, current_step=step)
+            return
+        log.info(f"{step}_started", task_id=task_id)
+        await self.events.emit(task_id, EventType.PROGRESS, f"{step} started", step=step, status="started",
+                               task_values={"current_step": step})
 
     async def step_completed(self, task_id: str, step: str, message: str, data: dict[str, Any]) -> None:
         started = self._started_at.pop((task_id, step), time.perf_counter())
         elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
         log.info(f"{step}_completed", task_id=task_id, duration_ms=elapsed_ms)
-        if step == "intent_analysis":
-            await self.store.update_task(task_id, intent=data.get("intent"))
+        task_values = {"intent": data["intent"]} if step == "intent_analysis" else None
         await self.events.emit(task_id, EventType.PROGRESS, message, step=step, status="completed",
-                               data={**data, "duration_ms": elapsed_ms})
+                               data={**data, "duration_ms": elapsed_ms}, task_values=task_values)
 
     async def finalize(self, task_id: str, roadmap: Roadmap) -> dict[str, str]:
         body = roadmap.model_dump(mode="json")
