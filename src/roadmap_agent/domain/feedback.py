@@ -66,7 +66,8 @@ _VERB_TABLE: tuple[tuple[str, float, str], ...] = (
                 r"|\bget rid of\b|\bcut(?: out)?\b|\b(?:don't|do not|dont) (?:need|want)(?: to (?:learn|study))?\b"
                 r"|\bno need (?:for|to learn)\b|\bnot interested in\b|\b(?:is |are )?not (?:needed|necessary)\b"
                 r"|\b(?:isn't|aren't) (?:needed|necessary)\b|\bunnecessary\b|\bwithout\b|\bno\b"
-                r"|\balready (?:know|learned|learnt|familiar with)\b|\bi know\b|\bfamiliar with\b"
+                r"|\balready (?:know|learned|learnt|familiar with)\b|\bi (?:also |already |do )?know\b"
+                r"|\bfamiliar with\b"
                 r"|\b(?:i've|i have) (?:already )?(?:used|learned|learnt)\b"
                 r"|跳过|不需要|不用学?|不要|不想学|不学|去掉|去除|删掉|删除|删了|移除|拿掉|省略|略过|省掉|不感兴趣"
                 r"|已经会|我会|已经学过|学过|已经掌握|掌握了|已经熟悉|熟悉|已经懂|我懂|用过"),
@@ -95,7 +96,7 @@ _VERB_TABLE: tuple[tuple[str, float, str], ...] = (
 _VERBS = tuple((kind, factor, re.compile(pattern, re.ASCII)) for kind, factor, pattern in _VERB_TABLE)
 _SENTENCES = re.compile(r"[;!?。；！？\n]+|\.(?=\s|$)")
 _CLAUSES = re.compile(r",|，|、|\band\b|\bbut\b|\bthen\b|并且|然后|而且|但是|不过|另外|同时", re.ASCII)
-_AND_MARK = "\x00"
+_AND_MARK = "\x00\x00\x00"  # as long as "and", so offsets stay valid
 
 
 @dataclass(frozen=True)
@@ -138,44 +139,66 @@ def _operation(verb: _Verb, ids: tuple[str, ...]) -> EditOp | None:
     return ScaleHours(ids, verb.factor)
 
 
-def _verb_operations(clause: str, verbs: list[_Verb], catalog: Catalog) -> list[EditOp]:
+_Placed = tuple[int, EditOp]  # an operation and where the feedback asked for it, to keep the reader's order
+
+
+def _verb_operations(clause: str, offset: int, verbs: list[_Verb], catalog: Catalog) -> list[_Placed]:
     """Each verb with the concepts after it (the first verb also those before it)."""
-    ops: list[EditOp] = []
+    ops: list[_Placed] = []
     for index, verb in enumerate(verbs):
         end = verbs[index + 1].start if index + 1 < len(verbs) else len(clause)
         before = clause[:verb.start] if index == 0 else ""
         text = f"{before} {verb.obj} {clause[verb.end:end]}"
-        operation = _operation(verb, _concepts(text, catalog, domains_too=True))
+        operation = _operation(verb, _concepts(text, catalog, domains_too=True)) if text.strip() else None
         if operation:
-            ops.append(operation)
+            ops.append((offset + verb.start, operation))
     return ops
 
 
-def _parse_clause(clause: str, catalog: Catalog, carried: _Verb | None) -> tuple[list[EditOp], _Verb | None]:
+def _parse_clause(clause: str, offset: int, catalog: Catalog,
+                  carried: _Verb | None) -> tuple[list[_Placed], _Verb | None]:
     """The operations in one clause, and the verb later verb-less clauses of the sentence borrow."""
-    ops: list[EditOp] = []
-    hours = find_hours_per_week(clause)
-    if hours:
-        ops.append(SetHoursPerWeek(hours.value))
-        clause = blank(clause, hours.spans)
-    weeks = find_weeks(clause)
-    if weeks:
-        ops.append(SetWeeks(weeks.value))
-        clause = blank(clause, weeks.spans)
     verbs = _find_verbs(clause)
     if verbs:
-        return ops + _verb_operations(clause, verbs, catalog), verbs[-1]
-    borrowed = _operation(carried, _concepts(clause, catalog, domains_too=False)) if carried else None
-    return ops + ([borrowed] if borrowed else []), carried
+        return _verb_operations(clause, offset, verbs, catalog), verbs[-1]
+    if carried is None or not clause.strip():
+        return [], carried
+    # A bare name borrows the verb ("skip html, css and javascript"); a longer remark only lends its concepts.
+    short = len(clause.split()) <= 3 and len(clause.strip()) <= 24
+    borrowed = _operation(carried, _concepts(clause, catalog, domains_too=short))
+    return ([(offset, borrowed)] if borrowed else []), carried
+
+
+_RELATIVE = re.compile(r"(?:\b(?:add|another|extra|more|plus)|多|再|延长|增加)\s*$", re.ASCII)
+
+
+def _budget_operations(sentence: str) -> tuple[list[_Placed], str]:
+    """Weekly hours and duration anywhere in ``sentence`` ("3 days a week, 2 hours each day"), then blanked."""
+    ops: list[_Placed] = []
+    hours = find_hours_per_week(sentence)
+    if hours:
+        ops.append((hours.spans[0][0], SetHoursPerWeek(hours.value)))
+        sentence = blank(sentence, hours.spans)
+    weeks = find_weeks(sentence)
+    if weeks:
+        start = weeks.spans[0][0]
+        if not _RELATIVE.search(sentence[:start]):  # "add 2 weeks" is relative; we only set totals
+            ops.append((start, SetWeeks(weeks.value)))
+        sentence = blank(sentence, weeks.spans)
+    return ops, sentence
+
+
+def _names_with_and(catalog: Catalog) -> list[str]:
+    concept_names = [n for c in catalog.concepts.values() for n in (c.name.en, *c.aliases)]
+    domain_names = [n for d in catalog.domains.values() for n in (d.name.en, *d.keywords_en)]
+    return [n.lower() for n in (*concept_names, *domain_names) if " and " in n.lower()]
 
 
 def _protect_names(sentence: str, catalog: Catalog) -> str:
-    """Hide the "and" inside concept names ("Data structures and algorithms") from the clause splitter."""
-    for concept in catalog.concepts.values():
-        for name in (concept.name.en, *concept.aliases):
-            lowered = name.lower()
-            if " and " in lowered and lowered in sentence:
-                sentence = sentence.replace(lowered, lowered.replace(" and ", f" {_AND_MARK} "))
+    """Hide the "and" inside names ("Data structures and algorithms") from the clause splitter."""
+    for name in _names_with_and(catalog):
+        if name in sentence:
+            sentence = sentence.replace(name, name.replace(" and ", f" {_AND_MARK} "))
     return sentence
 
 
@@ -195,12 +218,24 @@ def _merge(ops: list[EditOp]) -> list[EditOp]:
     return merged
 
 
+def _pieces(pattern: re.Pattern[str], text: str) -> list[tuple[int, str]]:
+    """``text`` split at ``pattern``, each piece with its offset."""
+    cuts = [0, *(i for m in pattern.finditer(text) for i in m.span()), len(text)]
+    return [(cuts[i], text[cuts[i]:cuts[i + 1]]) for i in range(0, len(cuts), 2)]
+
+
+def _sentence_operations(sentence: str, catalog: Catalog) -> list[_Placed]:
+    ops, sentence = _budget_operations(sentence)
+    carried: _Verb | None = None
+    for offset, clause in _pieces(_CLAUSES, _protect_names(sentence, catalog)):
+        clause_ops, carried = _parse_clause(clause.replace(_AND_MARK, "and"), offset, catalog, carried)
+        ops += clause_ops
+    return sorted(ops, key=lambda placed: placed[0])
+
+
 def parse_feedback(text: str, catalog: Catalog) -> list[EditOp]:
     """The edits review feedback asks for, in the order it asks; ``[]`` if nothing was understood."""
     ops: list[EditOp] = []
-    for sentence in _SENTENCES.split(normalise(text)):
-        carried: _Verb | None = None
-        for clause in _CLAUSES.split(_protect_names(sentence, catalog)):
-            clause_ops, carried = _parse_clause(clause.replace(_AND_MARK, "and"), catalog, carried)
-            ops += clause_ops
+    for _, sentence in _pieces(_SENTENCES, normalise(text)):
+        ops += [op for _, op in _sentence_operations(sentence, catalog)]
     return _merge(ops)

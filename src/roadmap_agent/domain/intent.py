@@ -46,7 +46,10 @@ _EN_NUMBERS = {
     "few": 3,
 }
 _EN_WORDS = "|".join(re.escape(w) for w in sorted(_EN_NUMBERS, key=len, reverse=True))
-NUMBER = rf"(?:[0-9]+(?:\.[0-9]+)?|[零〇一二两三四五六七八九十百]+|半|(?<![a-z])(?:{_EN_WORDS})(?![a-z]))"
+_ZH_NUMERAL = "零〇一二两三四五六七八九十百"
+# Bounded runs, so a pathological "一一一..." costs linear time, not quadratic backtracking.
+NUMBER = (rf"(?:(?<![0-9.])[0-9]{{1,6}}(?:\.[0-9]{{1,3}})?(?![0-9])|(?<![{_ZH_NUMERAL}])[{_ZH_NUMERAL}]{{1,8}}"
+          rf"(?![{_ZH_NUMERAL}])|半|(?<![a-z])(?:{_EN_WORDS})(?![a-z]))")
 _RANGE = rf"(?P<n>{NUMBER})(?:\s*(?:-|~|to|or|到|至)\s*(?P<n2>{NUMBER}))?"
 
 
@@ -211,15 +214,20 @@ _ZH_DURATION = _compile(
 )
 _UNIT_WEEKS = {"w": 1.0, "m": WEEKS_PER_MONTH, "y": 52.0, "d": 1 / 7, "周": 1.0, "星": 1.0, "礼": 1.0,
                "月": WEEKS_PER_MONTH, "年": 52.0, "天": 1 / 7}
-_NOT_A_DURATION = _compile(r"\s*(?:of\s+)?(?:experience|exp|ago|old)\b|\s*(?:的)?(?:工作)?(?:经验|前|级|多前)")
+_NOT_A_DURATION = _compile(r"\s*(?:of\s+)?(?:experience|exp|ago|old)\b|\s*(?:的)?(?:工作)?(?:经验|前(?!端)|级|多前)")
+
+
+def _is_marked(match: re.Match[str]) -> bool:
+    """"in 3 months", "三个月内": the text says this is the time to reach the goal."""
+    return bool(match["mark"] or match.groupdict().get("post"))
 
 
 def _duration(match: re.Match[str], text: str) -> float | None:
     unit = match["unit"].removeprefix("个")
-    bare_article = match["n"] in ("a", "an", "few", "a few") or unit.startswith("d") or unit == "天"
-    if (bare_article and not match["mark"]) or _NOT_A_DURATION.match(text, match.end()):
-        return None
-    if unit == "月" and match["n"] != "半" and not match.group("half") and "个" not in match["unit"]:
+    vague = match["n"] in ("a", "an", "few", "a few") or unit.startswith("d") or unit == "天"
+    if (vague and not _is_marked(match)) or _NOT_A_DURATION.match(text, match.end()):
+        return None  # "twice a week", "3 days a week", "2 years of experience"
+    if unit == "月" and match["n"] != "半" and not match["half"] and "个" not in match["unit"]:
         return None  # "三月" is March; "三个月" is three months
     if match.start() > 0 and text[match.start() - 1] in "第每":
         return None
@@ -230,15 +238,14 @@ def _duration(match: re.Match[str], text: str) -> float | None:
 def find_weeks(text: str) -> Found | None:
     """The duration in normalised ``text``: "in 3 months" 13, "6 weeks", "半年" 26, "一年" 52, "两周" 2.
 
-    A duration with a marker ("in", "within", "...内") wins over a bare one ("2 years of experience" is not).
+    A duration with a marker ("in", "within", "...内") wins over a bare one.
     """
     found: list[tuple[bool, int, float, Span]] = []
     for pattern in (_EN_DURATION, _ZH_DURATION):
         for match in pattern.finditer(text):
             weeks = _duration(match, text)
             if weeks is not None:
-                marked = bool(match["mark"] or match.groupdict().get("post"))
-                found.append((not marked, match.start(), weeks, match.span()))
+                found.append((not _is_marked(match), match.start(), weeks, match.span()))
     if not found:
         return None
     _, _, weeks, span = min(found)
@@ -301,9 +308,9 @@ _NOT_A_SKILL = _compile(
 )
 _ITEM_SPLIT = _compile(r"\s*(?:,|&|\band\b|\bor\b|和|、|与|以及|及|跟)\s*")
 _FILLER = _compile(
-    r"^(?:\s|some|a bit of|a little bit of|a little|a lot of|basic|the basics of|basics of|the|how to use|"
-    r"how to|一点点|一点|一些|一定的|一定|点|些|用|写|基本的|基础的|简单的|过|了)+"
-    r"|(?:\s|basics|a bit|a little|well|already|了|的|基础|一点|一些)+$"
+    r"^(?:\s|(?:some|a bit of|a little bit of|a little|a lot of|basic|the basics of|basics of|the|how to use"
+    r"|how to)\b|一点点|一点|一些|一定的|一定|点|些|用|写|基本的|基础的|简单的|过|了)+"
+    r"|(?:\s|\b(?:basics|a bit|a little|well|already)|了|的|基础|一点|一些)+$"
 )
 
 
@@ -335,14 +342,16 @@ def find_known(text: str, catalog: Catalog) -> tuple[list[str], list[Span]]:
     """Skills normalised ``text`` says the learner has ("I know some Python", "学过 SQL"), and their spans."""
     ids: list[str] = []
     spans: list[Span] = []
+    seen: dict[str, list[str]] = {}
     for pattern in _KNOWN:
         for match in pattern.finditer(text):
             if _NEGATED.search(text[max(0, match.start() - 14):match.start()]):
                 continue
             stop = _KNOWN_STOP.search(match["x"])
             phrase = match["x"][:stop.start()] if stop else match["x"]
-            found = [] if _NOT_A_SKILL.search(phrase) else skill_ids(phrase, catalog)
-            if found:
+            if phrase not in seen:
+                seen[phrase] = [] if _NOT_A_SKILL.search(phrase) else skill_ids(phrase, catalog)
+            if found := seen[phrase]:
                 ids += found
                 spans.append((match.start("x"), match.start("x") + len(phrase)))
     return _unique(ids), spans
