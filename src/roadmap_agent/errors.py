@@ -13,6 +13,7 @@
     ├── DependencyUnavailable     503  a dependency is down or too slow; retry later
     │   ├── DatabaseUnavailable
     │   ├── CheckpointerUnavailable
+    │   ├── BrokerUnavailable          Redis (publishing is best effort: never reaches HTTP)
     │   └── StorageUnavailable
     └── ConfigurationError             settings that cannot work; the message says which variable
 
@@ -81,6 +82,10 @@ class DatabaseUnavailable(DependencyUnavailable):
 
 class CheckpointerUnavailable(DependencyUnavailable):
     code = "checkpointer_unavailable"
+
+
+class BrokerUnavailable(DependencyUnavailable):
+    code = "broker_unavailable"
 
 
 class StorageUnavailable(DependencyUnavailable):

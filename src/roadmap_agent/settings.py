@@ -46,10 +46,44 @@ class DatabaseSettings(BaseSettings):
     postgres_password: SecretStr = Field(default=SecretStr(""), validation_alias="POSTGRES_PASSWORD")
     postgres_db: str = Field(default="roadmap_agent", validation_alias="POSTGRES_DB")
     # psycopg's default connect timeout is 130 s (the old deployment's hang); ours is short and explicit.
-    connect_timeout: float = 5.0
-    pool_size: int = 10
-    pool_timeout: float = 5.0
+    connect_timeout: int = Field(default=5, ge=1, description="libpq connect_timeout, seconds.")
+    # TCP keepalive finds a peer that vanished (power loss, NAT/firewall drop) on an idle connection:
+    # first probe after 30 s idle, then every 10 s, dead after 3 misses (~60 s) instead of the kernel's ~2 h.
+    keepalives_idle: int = 30
+    keepalives_interval: int = 10
+    keepalives_count: int = 3
+    # Unacknowledged data for this long (a blackholed network mid-query) closes the socket (Linux only).
+    tcp_user_timeout_ms: int = 30_000
+    # Server-side guards: a runaway statement, and a transaction left open by a stuck client.
+    statement_timeout_ms: int = 15_000
+    idle_in_transaction_timeout_ms: int = 60_000
+    application_name: str = "roadmap-agent"
+    # Client-side deadline on every operation: the only thing that ends a wait on a *hung* server
+    # (SIGSTOPped, kernel still ACKs), which keepalive and tcp_user_timeout cannot see.
+    operation_timeout: float = Field(default=10.0, gt=0)
+    pool_size: int = Field(default=10, ge=1)
+    pool_max_overflow: int = Field(default=5, ge=0)
+    pool_timeout: float = Field(default=5.0, gt=0, description="Seconds to wait for a pooled connection.")
+    pool_max_waiting: int = Field(default=100, ge=0, description="Callers allowed to queue for a connection.")
+    # Recycle before typical server/proxy idle kills (pgbouncer server_idle_timeout 600 s, cloud LBs 350 s).
+    pool_recycle: int = 300
+    checkpoint_pool_size: int = Field(default=10, ge=1)
+    pgbouncer: bool = Field(default=False, description="Disable prepared statements (transaction pooling).")
     sqlite_busy_timeout: float = 10.0
+
+    def libpq_options(self) -> dict[str, Any]:
+        """Connection keyword arguments for psycopg (all real libpq parameters)."""
+        return {
+            "connect_timeout": self.connect_timeout,
+            "keepalives": 1,
+            "keepalives_idle": self.keepalives_idle,
+            "keepalives_interval": self.keepalives_interval,
+            "keepalives_count": self.keepalives_count,
+            "tcp_user_timeout": self.tcp_user_timeout_ms,
+            "application_name": self.application_name,
+            "options": f"-c statement_timeout={self.statement_timeout_ms} "
+                       f"-c idle_in_transaction_session_timeout={self.idle_in_transaction_timeout_ms}",
+        }
 
     def server_url(self) -> str | None:
         """The PostgreSQL URL (with password), or None in embedded mode."""
@@ -73,6 +107,15 @@ class RedisSettings(BaseSettings):
     port: int = 6379
     password: SecretStr = SecretStr("")
     db: int = 0
+    # redis-py's defaults (5 s socket timeouts, 10 retries) make a hung Redis cost a caller ~15 s.
+    socket_connect_timeout: float = 2.0
+    socket_timeout: float = 2.0
+    health_check_interval: int = 15
+    retries: int = Field(default=2, ge=0)
+    # Publishing is best effort behind the durable log: never wait longer than this for Redis.
+    publish_timeout: float = Field(default=0.25, gt=0)
+    breaker_failures: int = Field(default=3, ge=1, description="Consecutive failures that open the breaker.")
+    breaker_reset: float = Field(default=5.0, gt=0, description="Seconds before a half-open retry.")
 
     def server_url(self) -> str | None:
         if self.url is not None and self.url.get_secret_value():
@@ -93,6 +136,12 @@ class StorageSettings(BaseSettings):
     bucket: str | None = None
     prefix: str = "roadmap-agent/"
     local_dir: Path | None = Field(default=None, validation_alias="ROADMAP_AGENT_ARTIFACTS_DIR")
+    access_key_id: str | None = Field(default=None, validation_alias="AWS_ACCESS_KEY_ID")
+    secret_access_key: SecretStr | None = Field(default=None, validation_alias="AWS_SECRET_ACCESS_KEY")
+    region: str = Field(default="us-east-1", validation_alias="AWS_DEFAULT_REGION")
+    connect_timeout: float = 3.0
+    read_timeout: float = 10.0
+    max_attempts: int = Field(default=2, ge=1)
 
 
 class LLMSettings(BaseSettings):

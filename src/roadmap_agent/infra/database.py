@@ -1,72 +1,134 @@
-"""The application database (SQLAlchemy async): embedded SQLite by default, PostgreSQL in server mode.
+"""The application database (SQLAlchemy async): embedded SQLite by default, PostgreSQL (psycopg 3) in server mode.
 
-``Database.from_settings`` opens one engine per process; ``connect()`` / ``transaction()`` hand out
-connections and translate connection-level driver errors into ``DatabaseUnavailable`` with a message that
-says where and what to check. Schema changes go through Alembic (``migrate``).
+Every operation goes through ``Database.run(work)``, which gives it a connection (a transaction when it writes)
+and a client-side deadline (``operation_timeout``). The deadline is the only defence against a *hung* server
+(SIGSTOPped: the kernel still ACKs, so keepalive and ``tcp_user_timeout`` see nothing): the caller gets a
+``DatabaseUnavailable`` in bounded time while the stuck operation is abandoned in the background (it finishes
+or fails when the server comes back, or when TCP gives up). Admission is bounded too: at most
+``pool_size + pool_max_overflow + pool_max_waiting`` operations in flight, the rest are refused at once.
+
+Connection-level driver errors are translated here into ``DatabaseUnavailable`` with a message that says where
+and what to check; schema changes go through Alembic (``migrate``), serialised across processes on PostgreSQL.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from roadmap_agent.errors import DatabaseUnavailable
+from roadmap_agent.logging import get_logger
 from roadmap_agent.settings import DatabaseSettings, redact_url
+
+T = TypeVar("T")
+Work = Callable[[AsyncConnection], Awaitable[T]]
+
+# Any 64-bit constant will do: every roadmap-agent process takes the same lock while migrating.
+MIGRATION_LOCK_ID = 0x726F61646D6170  # "roadmap"
+
+log = get_logger(__name__)
 
 
 class Database:
-    def __init__(self, engine: AsyncEngine, url: str) -> None:
+    def __init__(self, engine: AsyncEngine, url: str, settings: DatabaseSettings) -> None:
         self.engine = engine
         self.url = url
         self.display_url = redact_url(url)
         self.is_sqlite = engine.dialect.name == "sqlite"
+        self.settings = settings
+        self.where = self._where(url)
+        self._capacity = settings.pool_size + settings.pool_max_overflow + settings.pool_max_waiting
+        self._in_flight = 0
+        self._abandoned: set[asyncio.Task[Any]] = set()
 
     @classmethod
     @asynccontextmanager
     async def from_settings(cls, url: str, settings: DatabaseSettings) -> AsyncIterator[Database]:
-        database = cls(_create_engine(url, settings), url)
+        database = cls(_create_engine(url, settings), url, settings)
         try:
             yield database
         finally:
             await database.close()
 
-    @asynccontextmanager
-    async def connect(self) -> AsyncIterator[AsyncConnection]:
+    async def run(self, work: Work[T], *, write: bool = False, deadline: float | None = None) -> T:
+        """``work(conn)`` on a pooled connection (in a transaction if ``write``), within the deadline."""
+        if self._in_flight >= self._capacity:
+            raise DatabaseUnavailable(f"Database at {self.where} is overloaded: {self._in_flight} operations are "
+                                      "already waiting. Retry shortly, or raise DB_POOL_MAX_WAITING.")
+        # A parameter, not the caller's asyncio.timeout(): cancelling from outside would wait for the clean-up.
+        deadline = deadline or self.settings.operation_timeout
+        self._in_flight += 1
+        task = asyncio.create_task(self._execute(work, write))
         try:
-            async with self.engine.connect() as conn:
-                yield conn
+            done, _ = await asyncio.wait({task}, timeout=deadline)
+        except asyncio.CancelledError:
+            self._abandon(task)
+            raise
+        finally:
+            self._in_flight -= 1
+        if not done:
+            self._abandon(task)
+            raise DatabaseUnavailable(f"Database at {self.where} did not answer within {deadline:g} s "
+                                      "(DB_OPERATION_TIMEOUT). Is the server overloaded or stopped?")
+        return task.result()
+
+    async def _execute(self, work: Work[T], write: bool) -> T:
+        try:
+            context = self.engine.begin() if write else self.engine.connect()
+            async with context as conn:
+                return await work(conn)
+        except PoolTimeout as exc:
+            raise DatabaseUnavailable(f"No free database connection to {self.where} within "
+                                      f"{self.settings.pool_timeout:g} s (DB_POOL_TIMEOUT); the pool of "
+                                      f"{self.settings.pool_size} is busy.") from exc
         except (OperationalError, InterfaceError) as exc:
             raise self._unavailable(exc) from exc
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        try:
-            async with self.engine.begin() as conn:
-                yield conn
-        except (OperationalError, InterfaceError) as exc:
-            raise self._unavailable(exc) from exc
+    def _abandon(self, task: asyncio.Task[Any]) -> None:
+        # Cancel without waiting: the clean-up may itself wait on the hung server.
+        task.cancel()
+        self._abandoned.add(task)
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[Any]) -> None:
+        self._abandoned.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.debug("abandoned_database_operation_failed", error=str(task.exception()))
 
     async def ping(self) -> None:
-        async with self.connect() as conn:
-            await conn.execute(sa.text("SELECT 1"))
+        await self.run(_select_one)
 
     async def close(self) -> None:
-        await self.engine.dispose()
+        for task in list(self._abandoned):
+            task.cancel()
+        await self.engine.dispose(close=not self._abandoned)
 
     def _unavailable(self, exc: DBAPIError) -> DatabaseUnavailable:
-        cause = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
-        return DatabaseUnavailable(f"Database at {self.display_url} is unavailable ({cause}). "
+        cause = str(exc.orig).strip().splitlines()[0] if exc.orig and str(exc.orig).strip() else type(exc).__name__
+        return DatabaseUnavailable(f"Database at {self.where} is unavailable ({redact_url(cause)}). "
                                    "Check that it is running and reachable, then retry.")
+
+    @staticmethod
+    def _where(url: str) -> str:
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            return parsed.database or ":memory:"
+        return f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
+
+
+async def _select_one(conn: AsyncConnection) -> None:
+    await conn.execute(sa.text("SELECT 1"))
 
 
 def _create_engine(url: str, settings: DatabaseSettings) -> AsyncEngine:
@@ -77,9 +139,13 @@ def _create_engine(url: str, settings: DatabaseSettings) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": settings.sqlite_busy_timeout})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
+    connect_args: dict[str, Any] = settings.libpq_options()
+    if settings.pgbouncer:
+        connect_args["prepare_threshold"] = None  # None = never prepare (0 would mean "always")
     return create_async_engine(
-        url, pool_size=settings.pool_size, pool_timeout=settings.pool_timeout, pool_pre_ping=True,
-        connect_args={"connect_timeout": max(1, int(settings.connect_timeout))},
+        url, pool_size=settings.pool_size, max_overflow=settings.pool_max_overflow,
+        pool_timeout=settings.pool_timeout, pool_recycle=settings.pool_recycle, pool_pre_ping=True,
+        connect_args=connect_args,
     )
 
 
@@ -101,19 +167,20 @@ def _alembic_config(url: str) -> Any:
     return config
 
 
-async def migrate(database: Database) -> None:
-    """Apply every Alembic migration not applied yet (idempotent)."""
+async def migrate(database: Database, deadline: float = 120.0) -> None:
+    """Apply every Alembic migration not applied yet (idempotent; one process at a time on PostgreSQL)."""
     from alembic import command
 
     config = _alembic_config(database.url)
 
-    def upgrade(sync_connection: sa.Connection) -> None:
-        config.attributes["connection"] = sync_connection
-        command.upgrade(config, "head")
+    async def upgrade(conn: AsyncConnection) -> None:
+        if not database.is_sqlite:
+            await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
 
-    async with database.transaction() as conn:
-        await conn.run_sync(upgrade)
+        def run_alembic(sync_connection: sa.Connection) -> None:
+            config.attributes["connection"] = sync_connection
+            command.upgrade(config, "head")
 
+        await conn.run_sync(run_alembic)
 
-def migrate_blocking(database: Database) -> None:
-    asyncio.run(migrate(database))
+    await database.run(upgrade, write=True, deadline=deadline)

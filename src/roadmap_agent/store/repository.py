@@ -50,8 +50,7 @@ class TaskStore:
         values = {"id": task_id, "owner": owner, "status": TaskStatus.PENDING.value, "request": request,
                   "idempotency_key": idempotency_key, "created_at": now, "updated_at": now}
         try:
-            async with self._db.transaction() as conn:
-                await conn.execute(tasks.insert().values(**values))
+            await self._db.run(lambda conn: conn.execute(tasks.insert().values(**values)), write=True)
         except IntegrityError:
             if idempotency_key is None:
                 raise
@@ -60,17 +59,14 @@ class TaskStore:
         return await self.get_task(task_id), True
 
     async def _by_idempotency_key(self, owner: str, key: str) -> TaskRecord:
-        async with self._db.connect() as conn:
-            row = (await conn.execute(sa.select(*_TASK_COLUMNS).where(
-                tasks.c.owner == owner, tasks.c.idempotency_key == key))).one()
-        return _task(row)
+        query = sa.select(*_TASK_COLUMNS).where(tasks.c.owner == owner, tasks.c.idempotency_key == key)
+        return _task((await self._db.run(lambda conn: conn.execute(query))).one())
 
     async def get_task(self, task_id: str, owner: str | None = None) -> TaskRecord:
         query = sa.select(*_TASK_COLUMNS).where(tasks.c.id == task_id)
         if owner is not None:
             query = query.where(tasks.c.owner == owner)
-        async with self._db.connect() as conn:
-            row = (await conn.execute(query)).one_or_none()
+        row = (await self._db.run(lambda conn: conn.execute(query))).one_or_none()
         if row is None:
             raise TaskNotFound(task_id)
         return _task(row)
@@ -79,15 +75,17 @@ class TaskStore:
         query = (sa.select(*_TASK_COLUMNS).where(tasks.c.owner == owner)
                  .order_by(tasks.c.created_at.desc(), tasks.c.id).limit(limit).offset(offset))
         count = sa.select(sa.func.count()).select_from(tasks).where(tasks.c.owner == owner)
-        async with self._db.connect() as conn:
+
+        async def work(conn: AsyncConnection) -> tuple[list[TaskRecord], int]:
             rows = (await conn.execute(query)).all()
-            total = (await conn.execute(count)).scalar_one()
-        return [_task(r) for r in rows], int(total)
+            return [_task(r) for r in rows], int((await conn.execute(count)).scalar_one())
+
+        return await self._db.run(work)
 
     async def update_task(self, task_id: str, **values: Any) -> None:
         values["updated_at"] = utcnow()
-        async with self._db.transaction() as conn:
-            result = await conn.execute(tasks.update().where(tasks.c.id == task_id).values(**values))
+        statement = tasks.update().where(tasks.c.id == task_id).values(**values)
+        result = await self._db.run(lambda conn: conn.execute(statement), write=True)
         if result.rowcount == 0:
             raise TaskNotFound(task_id)
 
@@ -95,30 +93,29 @@ class TaskStore:
                             **values: Any) -> bool:
         """Compare-and-set on the status: True if this call made the transition."""
         values.update(status=status.value, updated_at=utcnow())
-        async with self._db.transaction() as conn:
-            result = await conn.execute(tasks.update().where(
-                tasks.c.id == task_id, tasks.c.status.in_([s.value for s in expected])).values(**values))
+        statement = tasks.update().where(
+            tasks.c.id == task_id, tasks.c.status.in_([s.value for s in expected])).values(**values)
+        result = await self._db.run(lambda conn: conn.execute(statement), write=True)
         return bool(result.rowcount)
 
     async def draft_roadmap(self, task_id: str) -> dict[str, Any] | None:
-        async with self._db.connect() as conn:
-            value = (await conn.execute(sa.select(tasks.c.draft_roadmap).where(tasks.c.id == task_id))).scalar()
+        query = sa.select(tasks.c.draft_roadmap).where(tasks.c.id == task_id)
+        value = (await self._db.run(lambda conn: conn.execute(query))).scalar()
         return value if isinstance(value, dict) else None
 
     async def tasks_in(self, statuses: set[TaskStatus]) -> list[TaskRecord]:
-        query = sa.select(*_TASK_COLUMNS).where(tasks.c.status.in_([s.value for s in statuses]))
-        async with self._db.connect() as conn:
-            return [_task(r) for r in (await conn.execute(query.order_by(tasks.c.created_at))).all()]
+        query = (sa.select(*_TASK_COLUMNS).where(tasks.c.status.in_([s.value for s in statuses]))
+                 .order_by(tasks.c.created_at))
+        return [_task(r) for r in (await self._db.run(lambda conn: conn.execute(query))).all()]
 
     # -- review decisions --------------------------------------------------------------------------
 
     async def record_decision(self, task_id: str, review_round: int, approved: bool, feedback: str | None) -> None:
         """Accept one decision per review round; a second one raises DecisionAlreadyMade."""
+        statement = review_decisions.insert().values(task_id=task_id, review_round=review_round,
+                                                     approved=approved, feedback=feedback, created_at=utcnow())
         try:
-            async with self._db.transaction() as conn:
-                await conn.execute(review_decisions.insert().values(
-                    task_id=task_id, review_round=review_round, approved=approved, feedback=feedback,
-                    created_at=utcnow()))
+            await self._db.run(lambda conn: conn.execute(statement), write=True)
         except IntegrityError as exc:
             raise DecisionAlreadyMade(
                 f"Review round {review_round} of task {task_id} has already been decided. "
@@ -130,17 +127,19 @@ class TaskStore:
         """Insert the final roadmap, or replace it (finalize may run again after a crash)."""
         values = {"task_id": task_id, "title": roadmap["title"], "language": roadmap["language"],
                   "body": roadmap, "created_at": utcnow()}
-        async with self._db.transaction() as conn:
+
+        async def upsert(conn: AsyncConnection) -> None:
             updated = await conn.execute(roadmaps.update().where(roadmaps.c.id == roadmap["id"]).values(**values))
             if updated.rowcount == 0:
                 await conn.execute(roadmaps.insert().values(id=roadmap["id"], **values))
+
+        await self._db.run(upsert, write=True)
 
     async def get_roadmap(self, roadmap_id: str, owner: str | None = None) -> dict[str, Any]:
         query = sa.select(roadmaps.c.body).where(roadmaps.c.id == roadmap_id)
         if owner is not None:
             query = query.join(tasks, tasks.c.id == roadmaps.c.task_id).where(tasks.c.owner == owner)
-        async with self._db.connect() as conn:
-            body = (await conn.execute(query)).scalar_one_or_none()
+        body = (await self._db.run(lambda conn: conn.execute(query))).scalar_one_or_none()
         if body is None:
             raise RoadmapNotFound(f"No roadmap with id {roadmap_id!r}. A task's roadmap id is in "
                                   "GET /api/v1/tasks/{task_id} once it has completed.")
@@ -153,11 +152,15 @@ class TaskStore:
                            task_values: dict[str, Any] | None = None) -> Event:
         """Append one event; ``task_values`` update the task row in the same transaction."""
         now = utcnow()
-        async with self._db.transaction() as conn:
+
+        async def append(conn: AsyncConnection) -> int:
             seq = await self._next_seq(conn, task_id, {**(task_values or {}), "updated_at": now})
-            row = {"task_id": task_id, "seq": seq, "type": type_.value, "step": step, "status": status,
-                   "message": message, "data": data or {}, "created_at": now}
-            await conn.execute(task_events.insert().values(**row))
+            await conn.execute(task_events.insert().values(
+                task_id=task_id, seq=seq, type=type_.value, step=step, status=status, message=message,
+                data=data or {}, created_at=now))
+            return seq
+
+        seq = await self._db.run(append, write=True)
         return Event(task_id=task_id, seq=seq, type=type_, step=step, status=status, message=message,
                      data=data or {}, timestamp=now)
 
@@ -173,5 +176,4 @@ class TaskStore:
     async def events_after(self, task_id: str, after: int, limit: int = 1000) -> list[Event]:
         query = (sa.select(task_events).where(task_events.c.task_id == task_id, task_events.c.seq > after)
                  .order_by(task_events.c.seq).limit(limit))
-        async with self._db.connect() as conn:
-            return [_event(r) for r in (await conn.execute(query)).all()]
+        return [_event(r) for r in (await self._db.run(lambda conn: conn.execute(query))).all()]
