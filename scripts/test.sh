@@ -18,7 +18,7 @@ if ! .venv/bin/python -c "import roadmap_agent, pytest, hypothesis, mypy" 2>/dev
 fi
 
 echo "==> ruff" >&2
-.venv/bin/ruff check src tests bench
+.venv/bin/ruff check src tests bench scripts
 echo "==> mypy (strict)" >&2
 .venv/bin/mypy
 echo "==> pytest" >&2

