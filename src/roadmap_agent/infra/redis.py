@@ -1,0 +1,359 @@
+"""Redis pub/sub: the fast, best-effort fan-out of task events across processes (the only module importing redis).
+
+The durable event log is the truth (``events/bus.py``); Redis only makes live events arrive sooner, so nothing
+here may make a caller wait on Redis or lose an event:
+
+- ``RedisConnection`` opens a client with short socket timeouts, TCP keepalive, a pub/sub health check and a
+  small jittered retry budget. Redis being down at startup is a warning, not an error: the process starts
+  degraded and the client reconnects by itself when Redis comes back.
+- ``RedisBus.publish`` runs under ``publish_timeout`` and through a ``CircuitBreaker``: after
+  ``breaker_failures`` consecutive failures it stops touching Redis for ``breaker_reset`` seconds (publishes
+  are skipped and counted), then lets one trial publish through. Failures are raised as ``BrokerUnavailable``
+  so ``EventLog`` logs and counts them.
+- ``RedisBus.subscribe`` feeds a queue from a background reader that never dies on a quiet channel (bounded
+  ``get_message`` reads plus its own PING liveness check, which also catches a hung or blackholed server) and
+  resubscribes with jittered backoff after any connection loss. While Redis is away the queue just stays
+  empty and ``stream_events`` tails the log instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import ValidationError
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_never, wait_exponential_jitter
+
+from roadmap_agent.errors import BrokerUnavailable, ConfigurationError
+from roadmap_agent.events.bus import TASK_CHANNEL
+from roadmap_agent.logging import get_logger
+from roadmap_agent.settings import RedisSettings, redact_url
+from roadmap_agent.store.records import Event
+
+BreakerState = Literal["closed", "open", "half_open"]
+
+# Everything a lost, refused, reset or hung connection can raise (asyncio's TimeoutError is an OSError).
+TRANSIENT_ERRORS = (RedisError, OSError, BrokerUnavailable)
+# redis-py's own retries between attempts inside one command: 25 ms, 50 ms ... (jittered), never above 0.5 s.
+RETRY_BACKOFF = ExponentialWithJitterBackoff(base=0.025, cap=0.5)
+# A subscriber reconnects after 0.1 s, 0.2 s ... 2 s (+ up to 0.1 s jitter), forever, until it is closed.
+RESUBSCRIBE_WAIT = wait_exponential_jitter(multiplier=0.1, max=2.0, jitter=0.1)
+RESUBSCRIBE_PAUSE = 0.1  # after losing a live subscription: a server that accepts then drops cannot spin us
+LIVENESS_DEFAULT = 15.0  # PING after this much silence when health_check_interval is 0
+READ_TIMEOUT = 1.0  # one bounded pub/sub read; a quiet channel just loops
+CLOSE_TIMEOUT = 1.0  # closing never waits longer than this on a hung server
+LIVENESS_PING = "roadmap-agent-liveness"
+QUEUE_LIMIT = 1000
+
+log = get_logger(__name__)
+
+
+class CircuitBreaker:
+    """Stops calling a failing dependency for a while, then lets a single trial call through.
+
+    ``closed`` --``failures`` consecutive failures--> ``open`` --``reset_after`` seconds--> ``half_open``
+    (one trial call) --success--> ``closed`` / --failure--> ``open`` again. Pure logic: the clock is injected.
+    """
+
+    def __init__(self, failures: int, reset_after: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.failure_threshold = failures
+        self.reset_after = reset_after
+        self.consecutive_failures = 0
+        self._clock = clock
+        self._opened_at: float | None = None
+        self._trial_running = False
+
+    @property
+    def state(self) -> BreakerState:
+        if self._opened_at is None:
+            return "closed"
+        if self._trial_running or self._clock() - self._opened_at >= self.reset_after:
+            return "half_open"
+        return "open"
+
+    def allow(self) -> bool:
+        """May a call go through now? In ``half_open`` only the first caller gets ``True`` (the trial)."""
+        state = self.state
+        if state == "closed":
+            return True
+        if state == "open" or self._trial_running:
+            return False
+        self._trial_running = True
+        return True
+
+    def record_success(self) -> None:
+        self.consecutive_failures = 0
+        self._opened_at = None
+        self._trial_running = False
+
+    def record_failure(self) -> None:
+        self.consecutive_failures += 1
+        if self._trial_running or self.consecutive_failures >= self.failure_threshold:
+            self._opened_at = self._clock()
+        self._trial_running = False
+
+    def release(self) -> None:
+        """The trial ended without a verdict (it was cancelled): the next caller may try instead."""
+        self._trial_running = False
+
+
+class RedisConnection:
+    """One redis-py client (and its connection pool) for the process."""
+
+    def __init__(self, client: Redis, url: str, settings: RedisSettings) -> None:
+        self.client = client
+        self.settings = settings
+        self.display_url = redact_url(url)
+        parts = urlsplit(url)
+        self.address = f"{parts.hostname}:{parts.port or 6379}" if parts.hostname else parts.path  # unix://
+
+    @classmethod
+    @asynccontextmanager
+    async def from_settings(cls, settings: RedisSettings, url: str) -> AsyncIterator[RedisConnection]:
+        """Open the client and ping once; Redis being down is logged and tolerated (start degraded)."""
+        try:
+            client = Redis.from_url(url, **client_options(settings))
+        except ValueError as exc:  # the URL itself, which may hold a password, stays out of the message
+            raise ConfigurationError(f"REDIS_URL (or REDIS_HOST/REDIS_PORT) is not a usable Redis URL: {exc}. "
+                                     "Expected redis://[:password@]host:port/db.") from exc
+        connection = cls(client, url, settings)
+        try:
+            latency = await connection.ping()
+        except BrokerUnavailable as exc:
+            log.warning("redis_unavailable_at_startup", address=connection.address, redis=connection.display_url,
+                        error=exc.message, mode="degraded: live events fall back to the event log")
+        else:
+            log.info("redis_connection_verified", address=connection.address, latency_ms=round(latency * 1000, 1))
+        try:
+            yield connection
+        finally:
+            await connection.close()
+
+    async def ping(self) -> float:
+        """Round-trip time in seconds; ``BrokerUnavailable`` if Redis does not answer in time."""
+        deadline = self.settings.socket_connect_timeout + self.settings.socket_timeout
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(deadline):
+                await self.client.ping()
+        except TRANSIENT_ERRORS as exc:
+            raise self.unavailable("ping", exc, deadline) from exc
+        return time.perf_counter() - started
+
+    async def close(self) -> None:
+        with contextlib.suppress(*TRANSIENT_ERRORS):
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await self.client.aclose()
+
+    def unavailable(self, action: str, exc: BaseException, deadline: float) -> BrokerUnavailable:
+        if isinstance(exc, BrokerUnavailable):
+            return exc
+        detail = str(exc).rstrip(". ")
+        cause = detail if detail and not isinstance(exc, TimeoutError) else f"no answer within {deadline:g} s"
+        return BrokerUnavailable(f"Redis at {self.address} is unavailable for {action} ({cause}). Live events "
+                                 "fall back to the event log; check that Redis is running and reachable.")
+
+
+def client_options(settings: RedisSettings) -> dict[str, Any]:
+    """redis-py client keyword arguments (all real ``redis.asyncio.Redis`` options)."""
+    return {
+        "socket_connect_timeout": settings.socket_connect_timeout,
+        "socket_timeout": settings.socket_timeout,
+        "socket_keepalive": True,
+        "health_check_interval": settings.health_check_interval,
+        # Replaces redis-py's default policy entirely, so only these two error classes are retried.
+        "retry": Retry(RETRY_BACKOFF, settings.retries, supported_errors=(RedisConnectionError, RedisTimeoutError)),
+    }
+
+
+class RedisBus:
+    """``EventBus`` over Redis pub/sub, one channel per task (``TASK_CHANNEL``)."""
+
+    def __init__(self, connection: RedisConnection, clock: Callable[[], float] = time.monotonic) -> None:
+        self.connection = connection
+        self.settings = connection.settings
+        self.breaker = CircuitBreaker(self.settings.breaker_failures, self.settings.breaker_reset, clock)
+        self.published = 0
+        self.failed = 0
+        self.skipped_open = 0
+        self.resubscribes = 0
+        self._readers: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    @asynccontextmanager
+    async def from_settings(cls, settings: RedisSettings, url: str) -> AsyncIterator[RedisBus]:
+        async with RedisConnection.from_settings(settings, url) as connection:
+            bus = cls(connection)
+            try:
+                yield bus
+            finally:
+                await bus.close()
+
+    async def publish(self, event: Event) -> None:
+        """Publish within ``publish_timeout``; skipped at once while the breaker is open."""
+        if not self.breaker.allow():
+            self.skipped_open += 1
+            return
+        channel = TASK_CHANNEL.format(task_id=event.task_id)
+        try:
+            async with asyncio.timeout(self.settings.publish_timeout):
+                await self.connection.client.publish(channel, event.model_dump_json())
+        except TRANSIENT_ERRORS as exc:
+            self.failed += 1
+            self._record_failure()
+            raise self.connection.unavailable(f"publishing event {event.seq} of task {event.task_id}", exc,
+                                              self.settings.publish_timeout) from exc
+        except asyncio.CancelledError:
+            self.breaker.release()
+            raise
+        self.published += 1
+        if self.breaker.state != "closed":
+            log.info("redis_publish_recovered", address=self.connection.address)
+        self.breaker.record_success()
+
+    def _record_failure(self) -> None:
+        was_open = self.breaker.state != "closed"
+        self.breaker.record_failure()
+        if self.breaker.state == "open" and not was_open:
+            log.warning("redis_publish_suspended", address=self.connection.address,
+                        failures=self.breaker.consecutive_failures, retry_in_s=self.settings.breaker_reset)
+
+    @asynccontextmanager
+    async def subscribe(self, task_id: str) -> AsyncIterator[asyncio.Queue[Event]]:
+        """A queue of this task's live events, fed until the context exits (empty while Redis is away)."""
+        queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=QUEUE_LIMIT)
+        reader = _ChannelReader(self, TASK_CHANNEL.format(task_id=task_id), queue)
+        task = asyncio.create_task(reader.run(), name=f"redis-subscriber:{task_id}")
+        task.add_done_callback(_report_crash)
+        self._readers.add(task)
+        try:
+            # Yield once subscribed, so events published during the caller's log replay are not missed;
+            # don't wait when Redis is known to be down (the log covers it).
+            if self.breaker.state != "open":
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.settings.socket_connect_timeout):
+                        await reader.first_attempt.wait()
+            yield queue
+        finally:
+            self._readers.discard(task)
+            task.cancel()
+            await asyncio.wait({task}, timeout=CLOSE_TIMEOUT * 2)
+
+    async def ping(self) -> float:
+        return await self.connection.ping()
+
+    async def close(self) -> None:
+        for task in list(self._readers):
+            task.cancel()
+        if self._readers:
+            await asyncio.wait(self._readers, timeout=CLOSE_TIMEOUT * 2)
+        self._readers.clear()
+
+
+class _ChannelReader:
+    """The background task behind one subscription: subscribe, read, and resubscribe after any loss."""
+
+    def __init__(self, bus: RedisBus, channel: str, queue: asyncio.Queue[Event]) -> None:
+        self.bus = bus
+        self.settings = bus.settings
+        self.channel = channel
+        self.queue = queue
+        self.first_attempt = asyncio.Event()
+
+    async def run(self) -> None:
+        while True:
+            pubsub = await self._subscribe_with_retry()
+            try:
+                await self._pump(pubsub)
+            except TRANSIENT_ERRORS as exc:
+                self.bus.resubscribes += 1
+                log.warning("redis_subscription_lost", channel=self.channel, address=self.bus.connection.address,
+                            error=str(exc) or type(exc).__name__)
+            finally:
+                await _close_quietly(pubsub)
+            await asyncio.sleep(RESUBSCRIBE_PAUSE)
+
+    async def _subscribe_with_retry(self) -> PubSub:
+        retrying = AsyncRetrying(retry=retry_if_exception_type(TRANSIENT_ERRORS), wait=RESUBSCRIBE_WAIT,
+                                 stop=stop_never, before_sleep=self._attempt_failed, reraise=True)
+        pubsub: PubSub = await retrying(self._subscribe)
+        self.first_attempt.set()
+        return pubsub
+
+    async def _subscribe(self) -> PubSub:
+        """Subscribe and wait for the server's confirmation, all within a connect + read deadline."""
+        pubsub = self.bus.connection.client.pubsub()
+        try:
+            async with asyncio.timeout(self.settings.socket_connect_timeout + self.settings.socket_timeout):
+                await pubsub.subscribe(self.channel)
+                while not await _is_confirmation(pubsub):
+                    continue
+        except BaseException:
+            await _close_quietly(pubsub)
+            raise
+        return pubsub
+
+    def _attempt_failed(self, state: RetryCallState) -> None:
+        self.first_attempt.set()  # the caller stops waiting; retries go on in the background
+        if state.attempt_number == 1 and state.outcome is not None:
+            error = state.outcome.exception()
+            log.warning("redis_subscribe_failed", channel=self.channel, address=self.bus.connection.address,
+                        error=str(error) or type(error).__name__, retrying=True)
+
+    async def _pump(self, pubsub: PubSub) -> None:
+        """Read until the connection fails. Silence longer than the health-check interval sends a PING; no
+        answer within ``socket_timeout`` means the server is hung or unreachable, so we reconnect."""
+        loop = asyncio.get_running_loop()
+        heard_at, pinged_at = loop.time(), None
+        while True:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=READ_TIMEOUT)
+            now = loop.time()
+            if message is not None:
+                heard_at, pinged_at = now, None
+                if message["type"] == "message":
+                    self._deliver(message["data"])
+            elif pinged_at is not None and now - pinged_at > self.settings.socket_timeout:
+                raise BrokerUnavailable(f"no answer to PING within {self.settings.socket_timeout:g} s")
+            elif pinged_at is None and now - heard_at >= (self.settings.health_check_interval or LIVENESS_DEFAULT):
+                async with asyncio.timeout(self.settings.socket_timeout):
+                    await pubsub.ping(LIVENESS_PING)
+                pinged_at = now
+
+    def _deliver(self, data: bytes) -> None:
+        try:
+            event = Event.model_validate_json(data)
+        except ValidationError as exc:
+            log.warning("redis_event_unreadable", channel=self.channel, error=str(exc))
+            return
+        if not self.queue.full():  # a slow consumer misses live events; stream_events refills from the log
+            self.queue.put_nowait(event)
+
+
+def _report_crash(task: asyncio.Task[None]) -> None:
+    """A reader only ends by being cancelled; anything else is a bug worth a loud line (the log still covers)."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error("redis_subscriber_crashed", task=task.get_name(), error=repr(error), exc_info=error)
+
+
+async def _is_confirmation(pubsub: PubSub) -> bool:
+    message = await pubsub.get_message(timeout=READ_TIMEOUT)
+    return message is not None and message["type"] == "subscribe"
+
+
+async def _close_quietly(pubsub: PubSub) -> None:
+    """Drop the connection without UNSUBSCRIBE: closing it unsubscribes, and can't hang on a stopped server."""
+    with contextlib.suppress(*TRANSIENT_ERRORS):
+        async with asyncio.timeout(CLOSE_TIMEOUT):
+            await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves PubSub.aclose unannotated
