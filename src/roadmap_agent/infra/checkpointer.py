@@ -1,26 +1,70 @@
-"""LangGraph checkpoints: the SQLite saver in embedded mode (server mode adds PostgreSQL later).
+"""LangGraph checkpoints: the SQLite saver in embedded mode, PostgreSQL over one connection pool in server mode.
 
-``Checkpointer.from_settings`` yields an object whose ``saver`` is handed to ``graph.compile``; ``setup()``
-runs once when it opens, never per request.
+``Checkpointer.from_settings`` (or ``sqlite`` / ``postgres``) yields an object whose ``saver`` is handed to
+``graph.compile``; ``setup()`` runs once when it opens, never per request.
+
+In server mode the saver is ``PooledPostgresSaver``: LangGraph's ``AsyncPostgresSaver`` without its
+instance-wide lock, so checkpoint reads and writes use the whole pool at once, each call bounded by
+``DB_OPERATION_TIMEOUT``. Connection-level driver errors become ``CheckpointerUnavailable`` here, with a message
+naming ``host:port`` (never the password) and what to check.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
 
 import aiosqlite
-from langgraph.checkpoint.base import BaseCheckpointSaver
+import psycopg
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+)
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from psycopg import AsyncConnection, AsyncCursor
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import AsyncConnectionPool, PoolTimeout, TooManyRequests
+from tenacity import retry, retry_if_result, wait_random
 
 from roadmap_agent.errors import CheckpointerUnavailable
+from roadmap_agent.settings import DatabaseSettings, Settings, redact_url
+
+T = TypeVar("T")
+Pool = AsyncConnectionPool[AsyncConnection[DictRow]]
+
+# Any 64-bit constant will do: every roadmap-agent process takes it while creating the checkpoint tables.
+SETUP_LOCK_ID = 0x726D6170636B7074  # "rmapckpt"
+_DRIVER_SUFFIX = re.compile(r"^(postgres(?:ql)?)\+\w+://")
+# setup() runs on the connection holding the advisory lock; every other call takes its own from the pool.
+_PINNED: ContextVar[AsyncConnection[DictRow] | None] = ContextVar("checkpoint_setup_connection", default=None)
 
 
 class Checkpointer:
     def __init__(self, saver: BaseCheckpointSaver[str], location: str) -> None:
         self.saver = saver
         self.location = location
+
+    @classmethod
+    @asynccontextmanager
+    async def from_settings(cls, settings: Settings) -> AsyncIterator[Checkpointer]:
+        """SQLite under ``ROADMAP_AGENT_HOME`` when embedded, else the PostgreSQL of ``DATABASE_URL``."""
+        url = settings.database.server_url()
+        context = cls.sqlite(settings.checkpoint_path()) if url is None else cls.postgres(url, settings.database)
+        async with context as checkpointer:
+            yield checkpointer
 
     @classmethod
     @asynccontextmanager
@@ -39,6 +83,243 @@ class Checkpointer:
         finally:
             await conn.close()
 
+    @classmethod
+    @asynccontextmanager
+    async def postgres(cls, url: str, settings: DatabaseSettings) -> AsyncIterator[Checkpointer]:
+        """One bounded, checked pool for this process; the tables are created (or migrated) once."""
+        conninfo, where = libpq_url(url), host_port(url)
+        pool: Pool = AsyncConnectionPool(
+            conninfo, min_size=1, max_size=settings.checkpoint_pool_size, open=False, name="checkpointer",
+            check=AsyncConnectionPool.check_connection, timeout=settings.pool_timeout,
+            max_waiting=settings.pool_max_waiting, max_lifetime=settings.pool_recycle,
+            max_idle=settings.pool_recycle, kwargs=connection_kwargs(settings),
+        )
+        saver = PooledPostgresSaver(pool, where=where, operation_timeout=settings.operation_timeout)
+        try:
+            await _open(pool, conninfo, settings)
+            await saver.setup()
+        except BaseException as exc:
+            await saver.aclose()
+            if isinstance(exc, psycopg.Error | OSError | TimeoutError):
+                raise _unreachable(where, url, exc) from exc
+            raise
+        try:
+            yield cls(saver, redact_url(url))
+        finally:
+            await saver.aclose()
+
     async def ping(self) -> None:
-        if isinstance(self.saver, AsyncSqliteSaver):
+        if isinstance(self.saver, PooledPostgresSaver):
+            await self.saver.ping()
+        elif isinstance(self.saver, AsyncSqliteSaver):
             await self.saver.conn.execute("SELECT 1")
+
+    def pool_stats(self) -> dict[str, float]:
+        """Pool connections in use / idle, callers waiting, calls abandoned after a timeout (for metrics)."""
+        return self.saver.pool_stats() if isinstance(self.saver, PooledPostgresSaver) else {}
+
+
+class PooledPostgresSaver(AsyncPostgresSaver):
+    """``AsyncPostgresSaver`` over a pool, minus the lock that made the pool pointless.
+
+    What the lock protects in the stock saver (langgraph-checkpoint-postgres 3.2): ``_cursor()`` takes one
+    instance-wide ``asyncio.Lock`` around *every* call, whatever ``conn`` is. That is needed when ``conn`` is a
+    single ``AsyncConnection`` (or a shared ``AsyncPipeline``): a libpq connection runs one conversation at a
+    time, and two coroutines interleaving there would mix one call's ``pipeline()``/``transaction()`` block with
+    another's statements, or read each other's results. Over a pool it protects nothing: each call already
+    gets a connection of its own from ``pool.connection()`` and gives it back at the end, so it only
+    serialises the process onto one connection at a time (and makes every caller queue behind the slowest).
+
+    Why dropping it is safe here: this class only accepts a pool, and ``_cursor()`` keeps the stock semantics
+    per call (the same ``pipeline()`` -- or ``transaction()`` where libpq has no pipeline -- for writes, a
+    plain cursor for reads); only the global ordering of *different* calls is gone. Nothing relied on it:
+    checkpoint rows are keyed by their id, blobs by (channel, version) with ``DO NOTHING``, writes by
+    (checkpoint, task, idx), so concurrent calls touch different rows or idempotent ones; and LangGraph itself
+    waits for a thread's previous ``aput`` before the next, while it already saves writes in the background
+    where they may commit before their checkpoint (the stock pruning code says so).
+
+    Also: the calls a graph makes (``aget_tuple``, ``alist``, ``aput``, ``aput_writes``, ``adelete_thread``,
+    ``setup``, ``ping``) each run in their own task under ``operation_timeout``, so a hung server (SIGSTOPped)
+    or a caller's own ``asyncio.timeout`` ends the wait at once; the stuck call is cancelled in the background,
+    where psycopg's cancel-and-drain may take 10 s more. (``aprune`` and ``aget_delta_channel_history`` are
+    lock-free too, but run in the caller's task.) ``alist`` reads its page before yielding, so a consumer never
+    holds a pooled connection while it iterates. ``setup()`` is serialised across processes with an advisory
+    lock: the stock one, run by several processes at once on a fresh database, fails with UniqueViolation.
+    """
+
+    def __init__(self, pool: Pool, *, where: str = "postgres", operation_timeout: float | None = None,
+                 serde: SerializerProtocol | None = None) -> None:
+        super().__init__(pool, serde=serde)
+        self.pool = pool
+        self.where = where
+        self.operation_timeout = operation_timeout
+        self._abandoned: set[asyncio.Future[Any]] = set()
+
+    @asynccontextmanager
+    async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[AsyncCursor[DictRow]]:
+        pinned = _PINNED.get()
+        async with _borrow(self.pool, pinned) as conn:
+            if pipeline and self.supports_pipeline:
+                async with conn.pipeline(), conn.cursor(binary=True, row_factory=dict_row) as cur:
+                    yield cur
+            elif pipeline:
+                async with conn.transaction(), conn.cursor(binary=True, row_factory=dict_row) as cur:
+                    yield cur
+            else:
+                async with conn.cursor(binary=True, row_factory=dict_row) as cur:
+                    yield cur
+
+    async def setup(self) -> None:
+        await self._bounded(self._setup_locked())
+
+    async def _setup_locked(self) -> None:
+        async with self.pool.connection() as conn:
+            await _take_setup_lock(conn)
+            token = _PINNED.set(conn)
+            try:
+                await super().setup()
+            finally:
+                _PINNED.reset(token)
+                with contextlib.suppress(psycopg.Error):  # a dead session has released the lock already
+                    await conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK_ID,))
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        return await self._bounded(super().aget_tuple(config))
+
+    async def alist(self, config: RunnableConfig | None, *, filter: dict[str, Any] | None = None,
+                    before: RunnableConfig | None = None, limit: int | None = None) -> AsyncIterator[CheckpointTuple]:
+        page = super().alist(config, filter=filter, before=before, limit=limit)
+        for item in await self._bounded(_collect(page)):
+            yield item
+
+    async def aput(self, config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata,
+                   new_versions: ChannelVersions) -> RunnableConfig:
+        return await self._bounded(super().aput(config, checkpoint, metadata, new_versions))
+
+    async def aput_writes(self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str,
+                          task_path: str = "") -> None:
+        await self._bounded(super().aput_writes(config, writes, task_id, task_path))
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        await self._bounded(super().adelete_thread(thread_id))
+
+    async def ping(self) -> None:
+        await self._bounded(self._select_one())
+
+    async def _select_one(self) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute("SELECT 1")
+
+    def pool_stats(self) -> dict[str, float]:
+        stats = self.pool.get_stats()
+        size, idle = stats.get("pool_size", 0), stats.get("pool_available", 0)
+        return {"in_use": float(size - idle), "idle": float(idle), "waiting": float(stats.get("requests_waiting", 0)),
+                "abandoned": float(len(self._abandoned))}
+
+    async def aclose(self) -> None:
+        """Cancel calls abandoned after a timeout, then close the pool (bounded)."""
+        for future in list(self._abandoned):
+            future.cancel()
+        await self.pool.close(timeout=2)
+
+    async def _bounded(self, operation: Awaitable[T]) -> T:
+        # Its own task, so neither our deadline nor the caller's cancellation waits for psycopg's clean-up.
+        task = asyncio.ensure_future(operation)
+        try:
+            done, _ = await asyncio.wait({task}, timeout=self.operation_timeout)
+        except asyncio.CancelledError:
+            self._abandon(task)
+            raise
+        if not done:
+            self._abandon(task)
+            raise CheckpointerUnavailable(
+                f"Checkpoint database at {self.where} did not answer within {self.operation_timeout:g} s "
+                "(DB_OPERATION_TIMEOUT). Is the server overloaded or stopped?")
+        try:
+            return task.result()
+        except (PoolTimeout, TooManyRequests) as exc:
+            raise CheckpointerUnavailable(
+                f"Checkpoint database at {self.where} is overloaded ({_cause(exc)}). Retry shortly, or raise "
+                "DB_CHECKPOINT_POOL_SIZE (the server's max_connections permitting) or DB_POOL_MAX_WAITING.") from exc
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            raise CheckpointerUnavailable(f"Checkpoint database at {self.where} is unavailable ({_cause(exc)}). "
+                                          "Check that it is running and reachable, then retry.") from exc
+
+    def _abandon(self, task: asyncio.Future[Any]) -> None:
+        task.cancel()
+        self._abandoned.add(task)
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Future[Any]) -> None:
+        self._abandoned.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved, so asyncio does not log "exception was never retrieved"
+
+
+@asynccontextmanager
+async def _borrow(pool: Pool, pinned: AsyncConnection[DictRow] | None) -> AsyncIterator[AsyncConnection[DictRow]]:
+    if pinned is not None:
+        yield pinned
+    else:
+        async with pool.connection() as conn:
+            yield conn
+
+
+# Polled, never waited for: a session *waiting* in pg_advisory_lock() is an open transaction, which the holder's
+# CREATE INDEX CONCURRENTLY waits for in turn -- a deadlock (measured with 4 processes starting at once).
+# Unbounded here because setup() as a whole runs under operation_timeout.
+@retry(retry=retry_if_result(lambda acquired: not acquired), wait=wait_random(0.05, 0.2))
+async def _take_setup_lock(conn: AsyncConnection[DictRow]) -> bool:
+    cursor = await conn.execute("SELECT pg_try_advisory_lock(%s) AS acquired", (SETUP_LOCK_ID,))
+    row = await cursor.fetchone()
+    return bool(row and row["acquired"])
+
+
+async def _collect(items: AsyncIterator[T]) -> list[T]:
+    return [item async for item in items]
+
+
+async def _open(pool: Pool, conninfo: str, settings: DatabaseSettings) -> None:
+    # One direct connection first: it fails fast with libpq's reason ("Connection refused", "password
+    # authentication failed"), where a pool that cannot fill itself only says it timed out.
+    deadline = settings.connect_timeout + 1
+    async with asyncio.timeout(deadline):
+        probe = await AsyncConnection.connect(conninfo, **connection_kwargs(settings))
+    await probe.close()
+    await pool.open(wait=True, timeout=deadline)
+
+
+def connection_kwargs(settings: DatabaseSettings) -> dict[str, Any]:
+    """What every checkpoint connection needs: ``setup()`` fails without autocommit and dict rows."""
+    kwargs: dict[str, Any] = {"autocommit": True, "row_factory": dict_row, **settings.libpq_options()}
+    if settings.pgbouncer:
+        kwargs["prepare_threshold"] = None  # None = never prepare (0 would mean "always")
+    return kwargs
+
+
+def libpq_url(url: str) -> str:
+    """``postgresql+psycopg://...`` (SQLAlchemy style) -> ``postgresql://...`` for libpq."""
+    return _DRIVER_SUFFIX.sub(r"\1://", url, count=1)
+
+
+def host_port(url: str) -> str:
+    parts = urlsplit(libpq_url(url))
+    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+
+
+def _cause(exc: BaseException) -> str:
+    text = str(exc).strip()
+    if text:
+        return text.splitlines()[0]
+    return "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
+
+
+def _unreachable(where: str, url: str, exc: BaseException) -> CheckpointerUnavailable:
+    cause = _cause(exc)
+    password = urlsplit(libpq_url(url)).password
+    for secret in {password, unquote(password)} if password else ():
+        cause = cause.replace(secret, "***")
+    return CheckpointerUnavailable(
+        f"Cannot open the checkpoint database (PostgreSQL) at {where} ({cause}). Check that the server is "
+        "running and reachable and that DATABASE_URL (or POSTGRES_HOST, POSTGRES_PORT and the credentials) "
+        "is right.")
