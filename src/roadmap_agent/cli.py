@@ -56,8 +56,18 @@ def serve(host: Annotated[str | None, typer.Option(help="Bind address (ROADMAP_A
     from roadmap_agent.api.app import create_app
 
     settings = _settings("INFO")
+    _run(_wait_for_database(settings))  # one clear sentence and exit 1 if it never comes up
     uvicorn.run(create_app(settings), host=host or settings.api.host, port=port or settings.api.port,
                 log_level="warning", timeout_graceful_shutdown=10)
+
+
+async def _wait_for_database(settings: Settings) -> int:
+    from roadmap_agent.infra.database import Database
+    from roadmap_agent.startup import wait_for_database
+
+    async with Database.from_settings(settings.database_url(), settings.database) as database:
+        await wait_for_database(database, settings.resilience)
+    return 0
 
 
 @app.command()
@@ -68,12 +78,38 @@ def migrate() -> None:
 
     settings = _settings()
 
-    async def main() -> None:
+    async def main() -> int:
         async with Database.from_settings(settings.database_url(), settings.database) as database:
             await run_migrations(database)
             err.print(f"[green]✓[/] schema is up to date at {database.display_url}")
+        return 0
 
-    _run(main())
+    raise typer.Exit(_run(main()))
+
+
+@app.command()
+def check(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail when any configured dependency is not ok, "
+                                                          "optional ones (Redis, storage, LLM) included.")] = False,
+    timeout: Annotated[float, typer.Option(min=0.5, max=10, help="Seconds each login/round-trip step may take.")] = 5.0,
+) -> None:
+    """Test each dependency (DNS, TCP, login, round trip) and diagnose failures; exit 1 if a required one is down."""
+    from pydantic import ValidationError
+
+    from roadmap_agent.infra.check import print_report, run_check
+
+    try:
+        settings = _settings()
+    except ValidationError as exc:  # the input values are left out: they may be secrets
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise _fail(f"invalid configuration ({problems})", 2) from None
+    report = run_check(settings, strict=strict, step_timeout=timeout)
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n")
+    else:
+        print_report(out, report)
+    raise typer.Exit(report.exit_code)
 
 
 @app.command()

@@ -1,28 +1,39 @@
 """Open every dependency for one process in an ``AsyncExitStack`` and close them in reverse.
 
-Shared by the API's lifespan and the CLI, so both run the same wiring: database (migrated), checkpointer,
-artifact storage, event bus + durable log, planner, runner.
+Shared by the API's lifespan, the CLI and workers, so all run the same wiring: database (waited for, migrated),
+checkpointer (SQLite, PostgreSQL, or none in emergency mode), artifact storage (folder or S3), event bus
+(in-process or Redis) behind the durable log, planner, runner, health prober and metrics.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+from prometheus_client.core import Metric
+
 from roadmap_agent.domain.catalog import Catalog, load_catalog
 from roadmap_agent.events.bus import EventBus, EventLog, InProcessBus
+from roadmap_agent.health import Prober
 from roadmap_agent.infra.checkpointer import Checkpointer
 from roadmap_agent.infra.database import Database, migrate
-from roadmap_agent.infra.storage import ArtifactStore, LocalArtifactStore
+from roadmap_agent.infra.redis import RedisBus
+from roadmap_agent.infra.storage import ArtifactStore, LocalArtifactStore, S3ArtifactStore
 from roadmap_agent.llm.base import Planner
 from roadmap_agent.llm.offline import OfflinePlanner
 from roadmap_agent.logging import get_logger
-from roadmap_agent.settings import Settings
+from roadmap_agent.metrics import Metrics, counter, gauge
+from roadmap_agent.settings import Settings, redact_url
+from roadmap_agent.startup import wait_for_database
 from roadmap_agent.store.repository import TaskStore
 from roadmap_agent.workflow.runner import Runner
 
 log = get_logger(__name__)
+
+EMERGENCY_WARNING = ("EMERGENCY MODE: running without a checkpointer (ROADMAP_AGENT_CHECKPOINTER=none). "
+                     "Human review and crash recovery are unavailable; runs are auto-approved and lost on a crash.")
+BREAKER_STATES = ("closed", "half_open", "open")
 
 
 @dataclass
@@ -32,11 +43,17 @@ class Services:
     store: TaskStore
     bus: EventBus
     events: EventLog
-    checkpointer: Checkpointer
+    checkpointer: Checkpointer | None
     storage: ArtifactStore
     planner: Planner
     catalog: Catalog
     runner: Runner
+    prober: Prober
+    metrics: Metrics
+
+    @property
+    def emergency(self) -> bool:
+        return self.checkpointer is None
 
 
 @asynccontextmanager
@@ -46,25 +63,94 @@ async def open_services(settings: Settings, *, recover: bool = False) -> AsyncIt
         log.info("application_startup", **settings.describe())
         database = await stack.enter_async_context(Database.from_settings(settings.database_url(),
                                                                           settings.database))
+        await wait_for_database(database, settings.resilience)
         await migrate(database)
         log.info("database_connection_verified", database=database.display_url)
-        checkpointer = await stack.enter_async_context(Checkpointer.sqlite(settings.checkpoint_path()))
-        storage = await stack.enter_async_context(LocalArtifactStore.from_settings(settings.artifacts_dir()))
+        checkpointer = await _open_checkpointer(stack, settings)
+        storage = await _open_storage(stack, settings)
+        bus = await _open_bus(stack, settings)
+        metrics = Metrics()
         store = TaskStore(database)
-        bus = InProcessBus()
-        events = EventLog(store, bus)
+        events = EventLog(store, bus, metrics)
         catalog = load_catalog()
         planner = OfflinePlanner(catalog)
-        runner = Runner(store, events, storage, planner, catalog, checkpointer.saver, settings.resilience)
+        saver = checkpointer.saver if checkpointer else None
+        runner = Runner(store, events, storage, planner, catalog, saver, settings.resilience, metrics)
         stack.push_async_callback(runner.aclose)
-        log.info("orchestrator_factory_initialized", planner=planner.name, checkpointer=checkpointer.location)
+        log.info("orchestrator_factory_initialized", planner=planner.name,
+                 checkpointer=checkpointer.location if checkpointer else "none (emergency mode)")
+        prober = _prober(settings, database, checkpointer, storage, bus)
+        await prober.probe_all()
+        prober.start()
+        stack.push_async_callback(prober.stop)
         services = Services(settings, database, store, bus, events, checkpointer, storage, planner, catalog,
-                            runner)
+                            runner, prober, metrics)
+        metrics.watch(lambda: live_metrics(services))
         if recover:
             recovered = await runner.recover_unfinished()
             if recovered:
                 log.info("tasks_recovered", count=len(recovered), task_ids=recovered)
-        log.info("application_startup_complete")
+        log.info("application_startup_complete", degraded=[d.name for d in prober.dependencies()
+                                                            if d.status != "ok"])
         yield services
         log.info("application_shutdown_started")
     log.info("application_shutdown_complete")
+
+
+async def _open_checkpointer(stack: AsyncExitStack, settings: Settings) -> Checkpointer | None:
+    if settings.resilience.checkpointer == "none":
+        log.warning("emergency_mode", message=EMERGENCY_WARNING)
+        return None
+    return await stack.enter_async_context(Checkpointer.from_settings(settings))
+
+
+async def _open_storage(stack: AsyncExitStack, settings: Settings) -> ArtifactStore:
+    if settings.storage.bucket:
+        return await stack.enter_async_context(S3ArtifactStore.from_settings(settings.storage))
+    return await stack.enter_async_context(LocalArtifactStore.from_settings(settings.artifacts_dir()))
+
+
+async def _open_bus(stack: AsyncExitStack, settings: Settings) -> EventBus:
+    url = settings.redis.server_url()
+    if url is None:
+        return InProcessBus()
+    return await stack.enter_async_context(RedisBus.from_settings(settings.redis, url))
+
+
+def _prober(settings: Settings, database: Database, checkpointer: Checkpointer | None, storage: ArtifactStore,
+            bus: EventBus) -> Prober:
+    resilience = settings.resilience
+    prober = Prober(resilience.probe_interval, resilience.probe_timeout)
+    prober.add("database", database.ping, required=True, target=database.display_url)
+    if checkpointer is None:
+        prober.add_disabled("checkpointer", EMERGENCY_WARNING)
+    else:
+        prober.add("checkpointer", checkpointer.ping, required=True, target=redact_url(checkpointer.location))
+    prober.add("storage", storage.ping, required=False, target=storage.location)
+    if isinstance(bus, RedisBus):
+        url = settings.redis.server_url() or ""
+        prober.add("redis", bus.ping, required=False, target=redact_url(url))
+    return prober
+
+
+def live_metrics(services: Services) -> Iterable[Metric]:
+    deps = services.prober.dependencies()
+    yield gauge("roadmap_dependency_up", "1 if the dependency answered the last probe (ok or degraded).",
+                [({"dependency": d.name}, float(d.status in ("ok", "degraded"))) for d in deps])
+    yield gauge("roadmap_dependency_latency_seconds", "Latency of the last successful probe.",
+                [({"dependency": d.name}, (d.latency_ms or 0.0) / 1000) for d in deps])
+    yield gauge("roadmap_db_pool_connections", "Application database pool connections by state.",
+                [({"state": state}, value) for state, value in services.database.pool_stats().items()])
+    yield gauge("roadmap_emergency_mode", "1 when running without a checkpointer.",
+                [({}, float(services.emergency))])
+    if services.checkpointer is not None:
+        yield gauge("roadmap_checkpointer_pool_connections", "Checkpointer pool connections by state.",
+                    [({"state": k}, v) for k, v in services.checkpointer.pool_stats().items()])
+    if isinstance(services.bus, RedisBus):
+        bus = services.bus
+        yield gauge("roadmap_redis_breaker_state", "Circuit breaker on Redis publishes (1 = current state).",
+                    [({"state": s}, float(s == bus.breaker.state)) for s in BREAKER_STATES])
+        yield counter("roadmap_redis_publishes", "Redis publishes: published, failed, skipped (breaker open).",
+                      [({"result": "published"}, bus.published), ({"result": "failed"}, bus.failed),
+                       ({"result": "skipped_open"}, bus.skipped_open)])
+

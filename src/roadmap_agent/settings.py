@@ -164,6 +164,14 @@ class ResilienceSettings(BaseSettings):
     # Debug/demo aid: sleep this long before each step so progress can be watched (and crashes injected).
     step_delay: float = Field(default=0.0, ge=0, le=60)
     event_poll_interval: float = Field(default=1.0, gt=0, description="Subscribers re-read the event log this often.")
+    # Startup: wait for the database 0.5, 1, 2, 4, 5, 5 ... s (+ jitter), 10 attempts (~35 s) before giving up.
+    startup_attempts: int = Field(default=10, ge=1)
+    startup_base_delay: float = Field(default=0.5, gt=0)
+    startup_max_delay: float = Field(default=5.0, gt=0)
+    probe_interval: float = Field(default=1.0, gt=0, description="Seconds between health probes.")
+    probe_timeout: float = Field(default=1.0, gt=0, description="A probe slower than this counts as down.")
+    # "none" is the emergency mode: runs without persistence, no human review, no crash recovery. Loud.
+    checkpointer: Literal["auto", "none"] = "auto"
 
 
 class ApiSettings(BaseSettings):

@@ -11,8 +11,8 @@ from fastapi.responses import JSONResponse
 from roadmap_agent import __version__
 from roadmap_agent.api.errors import error_body, install_error_handlers
 from roadmap_agent.api.routes import router
-from roadmap_agent.errors import RoadmapAgentError
-from roadmap_agent.services import open_services
+from roadmap_agent.metrics import CONTENT_TYPE
+from roadmap_agent.services import Services, open_services
 from roadmap_agent.settings import Settings
 
 
@@ -45,13 +45,16 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/health/ready", tags=["health"])
     async def ready(request: Request) -> JSONResponse:
-        services = request.app.state.services
-        try:
-            await services.database.ping()
-            await services.checkpointer.ping()
-        except RoadmapAgentError as exc:
-            return JSONResponse({"status": "down", "error": exc.message}, status_code=503)
-        return JSONResponse({"status": "ok", **services.settings.describe()})
+        """Each dependency's last probe (never waits on IO): 200 when serving is possible, else 503."""
+        services: Services = request.app.state.services
+        status, body = services.prober.readiness()
+        body.update(mode="embedded" if services.settings.embedded else "server", emergency=services.emergency)
+        return JSONResponse(body, status_code=status)
+
+    @app.get("/metrics", tags=["health"])
+    async def metrics(request: Request) -> Response:
+        services: Services = request.app.state.services
+        return Response(services.metrics.render(), media_type=CONTENT_TYPE)
 
     return app
 

@@ -14,6 +14,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
 from roadmap_agent.logging import get_logger
+from roadmap_agent.metrics import Metrics
 from roadmap_agent.store.records import Event, EventType
 from roadmap_agent.store.repository import TaskStore
 
@@ -53,9 +54,10 @@ class InProcessBus:
 
 
 class EventLog:
-    def __init__(self, store: TaskStore, bus: EventBus) -> None:
+    def __init__(self, store: TaskStore, bus: EventBus, metrics: Metrics | None = None) -> None:
         self.store = store
         self.bus = bus
+        self.metrics = metrics
         self.publish_failures = 0
 
     async def emit(self, task_id: str, type_: EventType, message: str, *, step: str | None = None,
@@ -65,7 +67,14 @@ class EventLog:
                                               task_values=task_values)
         try:
             await self.bus.publish(event)
-        except Exception as exc:
+        except Exception as exc:  # the durable log already has it: never fail the caller over the fast path
             self.publish_failures += 1
+            self._count("failed")
             log.warning("event_publish_failed", task_id=task_id, seq=event.seq, error=str(exc))
+        else:
+            self._count("ok")
         return event
+
+    def _count(self, result: str) -> None:
+        if self.metrics is not None:
+            self.metrics.event_publishes.labels(result=result).inc()

@@ -3,8 +3,9 @@
 Every operation goes through ``Database.run(work)``, which gives it a connection (a transaction when it writes)
 and a client-side deadline (``operation_timeout``). The deadline is the only defence against a *hung* server
 (SIGSTOPped: the kernel still ACKs, so keepalive and ``tcp_user_timeout`` see nothing): the caller gets a
-``DatabaseUnavailable`` in bounded time while the stuck operation is abandoned in the background (it finishes
-or fails when the server comes back, or when TCP gives up). Admission is bounded too: at most
+``DatabaseUnavailable`` in bounded time while the stuck operation is left to finish in the background (when the
+server comes back, or when TCP or ``statement_timeout`` give up); a caller that goes away (client disconnect)
+leaves its operation to finish the same way, so no connection is ever cancelled half-way. Admission is bounded:
 ``pool_size + pool_max_overflow + pool_max_waiting`` operations in flight, the rest are refused at once.
 
 Connection-level driver errors are translated here into ``DatabaseUnavailable`` with a message that says where
@@ -96,8 +97,8 @@ class Database:
             raise self._unavailable(exc) from exc
 
     def _abandon(self, task: asyncio.Task[Any]) -> None:
-        # Cancel without waiting: the clean-up may itself wait on the hung server.
-        task.cancel()
+        # Not cancelled: its clean-up would wait on the hung server anyway, and a connection cancelled half-way
+        # leaks. It finishes (or fails) by itself when the server answers or TCP / statement_timeout give up.
         self._abandoned.add(task)
         task.add_done_callback(self._forget)
 
@@ -109,9 +110,21 @@ class Database:
     async def ping(self) -> None:
         await self.run(_select_one)
 
+    def pool_stats(self) -> dict[str, float]:
+        """Connections in use / idle / overflow, and operations in flight (for metrics)."""
+        pool: Any = self.engine.pool
+        stats = {"in_flight": float(self._in_flight), "abandoned": float(len(self._abandoned))}
+        if hasattr(pool, "checkedout"):
+            in_use = float(pool.checkedout())
+            stats.update(in_use=in_use, idle=float(pool.checkedin()), overflow=float(max(0, pool.overflow())),
+                         waiting=max(0.0, self._in_flight - in_use))
+        return stats
+
     async def close(self) -> None:
-        for task in list(self._abandoned):
-            task.cancel()
+        # Give abandoned operations a moment to unwind; connections stuck on a hung server are not
+        # closed (that would wait on the server too), only dropped from the pool.
+        if self._abandoned:
+            await asyncio.wait(list(self._abandoned), timeout=1.0)
         await self.engine.dispose(close=not self._abandoned)
 
     def _unavailable(self, exc: DBAPIError) -> DatabaseUnavailable:

@@ -18,11 +18,12 @@ from langgraph.types import Command
 from roadmap_agent.domain.catalog import Catalog
 from roadmap_agent.domain.models import LearnerRequest, ReviewDecision, Roadmap
 from roadmap_agent.domain.render import roadmap_to_markdown
-from roadmap_agent.errors import Conflict, NotAwaitingReview, NotRetryable, TaskCancelled
+from roadmap_agent.errors import CheckpointerUnavailable, Conflict, NotAwaitingReview, NotRetryable, TaskCancelled
 from roadmap_agent.events.bus import EventLog
 from roadmap_agent.infra.storage import ArtifactStore
 from roadmap_agent.llm.base import Planner
 from roadmap_agent.logging import get_logger
+from roadmap_agent.metrics import Metrics
 from roadmap_agent.settings import ResilienceSettings
 from roadmap_agent.store.records import EventType, TaskRecord, TaskStatus
 from roadmap_agent.store.repository import TaskStore
@@ -35,11 +36,14 @@ RUNNABLE = {TaskStatus.PENDING, TaskStatus.RUNNING}
 
 class Runner:
     def __init__(self, store: TaskStore, events: EventLog, storage: ArtifactStore, planner: Planner,
-                 catalog: Catalog, saver: Any, settings: ResilienceSettings) -> None:
+                 catalog: Catalog, saver: Any, settings: ResilienceSettings, metrics: Metrics | None = None) -> None:
         self.store = store
         self.events = events
         self.storage = storage
         self.settings = settings
+        self.metrics = metrics or Metrics()
+        # Emergency mode: no checkpointer, so no interrupt() (review) and nothing to resume from.
+        self.emergency = saver is None
         self.graph: CompiledStateGraph[Any, Any, Any, Any] = build_graph(
             planner, catalog, self, saver, max_fix_rounds=settings.max_fix_rounds,
             step_timeout=settings.step_timeout)
@@ -64,7 +68,9 @@ class Runner:
 
     async def step_completed(self, task_id: str, step: str, message: str, data: dict[str, Any]) -> None:
         started = self._started_at.pop((task_id, step), time.perf_counter())
-        elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
+        elapsed = time.perf_counter() - started
+        elapsed_ms = round(elapsed * 1000, 1)
+        self.metrics.step_duration.labels(step=step).observe(elapsed)
         log.info(f"{step}_completed", task_id=task_id, duration_ms=elapsed_ms)
         task_values = {"intent": data["intent"]} if step == "intent_analysis" else None
         await self.events.emit(task_id, EventType.PROGRESS, message, step=step, status="completed",
@@ -86,6 +92,7 @@ class Runner:
                      *, background: bool = True) -> TaskRecord:
         task, created = await self.store.create_task(owner, request.model_dump(), idempotency_key)
         if created:
+            self.metrics.runs_started.inc()
             log.info("workflow_execution_starting", task_id=task.task_id)
             await self.events.emit(task.task_id, EventType.PROGRESS, "Task accepted", status="pending")
             if background:
@@ -108,6 +115,9 @@ class Runner:
         return await run if run is not None else None
 
     async def review(self, task_id: str, decision: ReviewDecision, owner: str | None = None) -> TaskRecord:
+        if self.emergency:
+            raise CheckpointerUnavailable("Human review is unavailable: the service runs in emergency mode without "
+                                          "a checkpointer (ROADMAP_AGENT_CHECKPOINTER=none); runs are auto-approved.")
         task = await self.store.get_task(task_id, owner)
         if task.status != TaskStatus.HUMAN_REVIEW_PENDING:
             raise NotAwaitingReview(f"Task {task_id} is {task.status.value}, not waiting for a review decision.")
@@ -148,6 +158,7 @@ class Runner:
         task = await self.store.get_task(task_id)
         if task.status not in RUNNABLE:
             return None
+        self.metrics.runs_recovered.inc()
         log.info("task_recovering", task_id=task_id, step=task.current_step)
         await self.events.emit(task_id, EventType.TASK_RECOVERING,
                                f"Resuming from the last checkpoint (was at {task.current_step or 'start'})",
@@ -176,13 +187,17 @@ class Runner:
         task = await self.store.get_task(task_id)
         if task.status.terminal:
             return task.status
-        if graph_input is None:
+        if self.emergency:
+            log.warning("emergency_mode_run", task_id=task_id, message="no checkpointer: no human review, "
+                        "no crash recovery; this run is auto-approved and starts from the beginning")
+            graph_input = {"task_id": task_id, "request": {**task.request, "auto_approve": True}}
+        elif graph_input is None:
             snapshot = await self.graph.aget_state(config)
             if not snapshot.values:  # never checkpointed: start from the request
                 graph_input = {"task_id": task_id, "request": task.request}
         await self.store.set_status_if(task_id, RUNNABLE | {TaskStatus.HUMAN_REVIEW_PENDING}, TaskStatus.RUNNING)
         try:
-            await self.graph.ainvoke(graph_input, config)
+            result = await self.graph.ainvoke(graph_input, config)
         except TaskCancelled:
             return await self._finish(task_id, TaskStatus.CANCELLED, EventType.CANCELLED, "Task cancelled")
         except Exception as exc:
@@ -190,6 +205,8 @@ class Runner:
             reason = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
             return await self._finish(task_id, TaskStatus.FAILED, EventType.FAILED, f"Task failed: {reason}",
                                       error=reason)
+        if self.emergency:
+            return await self._completed(task_id, result)
         return await self._after_invoke(task_id, config)
 
     async def _after_invoke(self, task_id: str, config: Any) -> TaskStatus:
@@ -205,13 +222,16 @@ class Runner:
                                    f"Review round {value['review_round']}: approve, or reject with feedback",
                                    step=HUMAN_REVIEW, status="human_review_pending", data=value)
             return TaskStatus.HUMAN_REVIEW_PENDING
-        roadmap_id = snapshot.values["roadmap"]["id"]
-        return await self._finish(task_id, TaskStatus.COMPLETED, EventType.COMPLETED, "Roadmap ready",
-                                  data={"roadmap_id": roadmap_id, "artifacts": snapshot.values.get("artifacts", {})})
+        return await self._completed(task_id, snapshot.values)
+
+    async def _completed(self, task_id: str, values: dict[str, Any]) -> TaskStatus:
+        data = {"roadmap_id": values["roadmap"]["id"], "artifacts": values.get("artifacts", {})}
+        return await self._finish(task_id, TaskStatus.COMPLETED, EventType.COMPLETED, "Roadmap ready", data=data)
 
     async def _finish(self, task_id: str, status: TaskStatus, event: EventType, message: str, *,
                       error: str | None = None, data: dict[str, Any] | None = None) -> TaskStatus:
         await self.store.update_task(task_id, status=status.value, error=error, current_step=None)
+        self.metrics.runs_finished.labels(status=status.value).inc()
         log.info(event.value, task_id=task_id, status=status.value, error=error)
         await self.events.emit(task_id, event, message, status=status.value, data=data)
         return status

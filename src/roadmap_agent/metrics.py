@@ -1,0 +1,65 @@
+"""Prometheus metrics: runs and steps (counted where they happen) and dependency, pool, event-publish and
+circuit-breaker state (read at scrape time from the live objects, so they can never drift)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+STEP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.runs_started = Counter("roadmap_runs_started_total", "Workflow runs started (new tasks).",
+                                    registry=self.registry)
+        self.runs_finished = Counter("roadmap_runs_finished_total", "Workflow runs that ended, by final status.",
+                                     ["status"], registry=self.registry)
+        self.runs_recovered = Counter("roadmap_runs_recovered_total", "Runs resumed from a checkpoint.",
+                                      registry=self.registry)
+        self.step_duration = Histogram("roadmap_step_duration_seconds", "Duration of one workflow step.",
+                                       ["step"], buckets=STEP_BUCKETS, registry=self.registry)
+        self.event_publishes = Counter("roadmap_event_publishes_total",
+                                       "Event fan-out publishes: ok, failed (the durable log covers it).",
+                                       ["result"], registry=self.registry)
+
+    def watch(self, read: Callable[[], Iterable[Metric]]) -> None:
+        """Add gauges computed at scrape time by ``read``."""
+        self.registry.register(_Live(read))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _Live(Collector):
+    def __init__(self, read: Callable[[], Iterable[Metric]]) -> None:
+        self._read = read
+
+    def collect(self) -> Iterable[Metric]:
+        return list(self._read())
+
+    def describe(self) -> Iterable[Metric]:
+        return []  # unchecked collector: names are only known at scrape time
+
+
+def gauge(name: str, documentation: str, samples: Iterable[tuple[dict[str, str], float]]) -> GaugeMetricFamily:
+    samples = list(samples)
+    labels = sorted(samples[0][0]) if samples else []
+    family = GaugeMetricFamily(name, documentation, labels=labels)
+    for label_values, value in samples:
+        family.add_metric([label_values[k] for k in labels], value)
+    return family
+
+
+def counter(name: str, documentation: str, samples: Iterable[tuple[dict[str, str], float]]) -> CounterMetricFamily:
+    samples = list(samples)
+    labels = sorted(samples[0][0]) if samples else []
+    family = CounterMetricFamily(name, documentation, labels=labels)
+    for label_values, value in samples:
+        family.add_metric([label_values[k] for k in labels], value)
+    return family

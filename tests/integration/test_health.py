@@ -1,0 +1,209 @@
+"""Startup checks, readiness, emergency mode and metrics against real (dedicated) servers."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from devservices import PostgresServer, RedisServer
+
+pytestmark = pytest.mark.integration
+
+CLI = str(Path(sys.executable).parent / "roadmap-agent")
+GOAL = "I want to become a backend developer in 3 months, I know some Python, 10 hours a week"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def _process(home: Path, env: dict[str, str], port: int) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    home.mkdir(parents=True, exist_ok=True)
+    log_path = home.parent / f"serve-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([CLI, "serve", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
+                                   env={**os.environ, "ROADMAP_AGENT_HOME": str(home), "LOG_FORMAT": "json", **env})
+        try:
+            yield process, log_path
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+
+def _wait_ready(client: httpx.Client, process: subprocess.Popen[bytes], timeout: float) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the service exited"
+        try:
+            response = client.get("/health/ready")
+            if response.status_code == 200:
+                return response
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"not ready within {timeout} s")
+
+
+@pytest.fixture
+def dedicated_pg() -> Iterator[PostgresServer]:
+    server = PostgresServer(Path(f"/tmp/roadmap-health-pg-{uuid.uuid4().hex[:8]}"))
+    try:
+        yield server
+    finally:
+        server.resume()
+        server.stop()
+
+
+@pytest.fixture
+def dedicated_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.resume()
+        server.stop()
+
+
+def test_database_down_at_startup_then_up_becomes_ready_without_restart(dedicated_pg: PostgresServer,
+                                                                         isolated_home: Path) -> None:
+    port = _free_port()
+    env = {"DATABASE_URL": dedicated_pg.url(), "ROADMAP_AGENT_STARTUP_MAX_DELAY": "1"}
+    with _process(isolated_home, env, port) as (process, log_path), \
+         httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=2) as client:
+        time.sleep(3)  # the service is retrying against a database that is not there yet
+        assert process.poll() is None
+        dedicated_pg.start()
+        _wait_ready(client, process, timeout=20)
+        log = log_path.read_text()
+        assert log.count("database_connection_attempt_failed") >= 2
+        assert f"127.0.0.1:{dedicated_pg.port}" in log
+        names = ["application_startup", "database_connection_verified", "orchestrator_factory_initialized",
+                 "application_startup_complete"]
+        positions = [log.index(f'"event": "{name}"') for name in names]
+        assert positions == sorted(positions)
+
+
+def test_database_never_up_exits_non_zero_with_one_clear_sentence(isolated_home: Path) -> None:
+    port = _free_port()
+    env = {"DATABASE_URL": f"postgresql+psycopg://roadmap:pw-never-shown@127.0.0.1:{_free_port()}/x",
+           "ROADMAP_AGENT_STARTUP_ATTEMPTS": "3", "ROADMAP_AGENT_STARTUP_BASE_DELAY": "0.2"}
+    started = time.monotonic()
+    with _process(isolated_home, env, port) as (process, log_path):
+        assert process.wait(timeout=30) == 1
+    elapsed = time.monotonic() - started
+    output = log_path.read_text()
+    assert elapsed < 20
+    assert "Cannot reach PostgreSQL at 127.0.0.1:" in output and "after 3 attempts" in output
+    assert "Traceback" not in output and "pw-never-shown" not in output
+
+
+def test_redis_killed_and_restarted_shows_degraded_then_ok(dedicated_redis: RedisServer, isolated_home: Path) -> None:
+    port = _free_port()
+    env = {"REDIS_URL": dedicated_redis.url}
+    with _process(isolated_home, env, port) as (process, _log), \
+         httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=2) as client:
+        body = _wait_ready(client, process, timeout=30).json()
+        assert body["dependencies"]["redis"]["status"] == "ok"
+        dedicated_redis.kill()
+        assert _until(client, "redis", "down", 5) < 5
+        response = client.get("/health/ready")
+        assert response.status_code == 200 and response.json()["status"] == "degraded"
+        assert client.post("/api/v1/roadmaps", json={"goal": GOAL, "auto_approve": True}).status_code == 202
+        dedicated_redis.start()
+        assert _until(client, "redis", "ok", 5) < 5
+
+
+def _until(client: httpx.Client, name: str, status: str, timeout: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout + 1:
+        if client.get("/health/ready").json()["dependencies"][name]["status"] == status:
+            return time.monotonic() - started
+        time.sleep(0.1)
+    raise AssertionError(f"{name} never became {status}")
+
+
+def test_ready_answers_fast_while_redis_is_hung(dedicated_redis: RedisServer, isolated_home: Path) -> None:
+    port = _free_port()
+    with _process(isolated_home, {"REDIS_URL": dedicated_redis.url}, port) as (process, _log), \
+         httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+        _wait_ready(client, process, timeout=30)
+        dedicated_redis.pause()
+        try:
+            timings = []
+            for _ in range(30):
+                started = time.perf_counter()
+                assert client.get("/health/ready").status_code == 200
+                timings.append(time.perf_counter() - started)
+                time.sleep(0.05)
+            timings.sort()
+            assert timings[len(timings) // 2] < 0.1, f"median /health/ready {timings[15] * 1000:.0f} ms"
+            assert max(timings) < 0.5
+            assert _until(client, "redis", "down", 5) < 5
+        finally:
+            dedicated_redis.resume()
+
+
+def test_emergency_mode_is_loud_and_refuses_review(isolated_home: Path) -> None:
+    port = _free_port()
+    with _process(isolated_home, {"ROADMAP_AGENT_CHECKPOINTER": "none"}, port) as (process, log_path), \
+         httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+        body = _wait_ready(client, process, timeout=30).json()
+        assert body["emergency"] is True and body["status"] == "degraded"
+        assert body["dependencies"]["checkpointer"]["status"] == "disabled"
+        task_id = client.post("/api/v1/roadmaps", json={"goal": GOAL}).json()["task_id"]
+        task = _wait_status(client, task_id, "completed")
+        assert task["roadmap_id"]
+        review = client.post(f"/api/v1/tasks/{task_id}/review", json={"approved": True})
+        assert review.status_code == 503 and "emergency mode" in review.json()["error"]["message"]
+        log = log_path.read_text()
+        assert '"event": "emergency_mode"' in log and '"event": "emergency_mode_run"' in log
+        metrics = client.get("/metrics").text
+        assert "roadmap_emergency_mode 1.0" in metrics
+
+
+def _wait_status(client: httpx.Client, task_id: str, status: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        task: dict[str, Any] = client.get(f"/api/v1/tasks/{task_id}").json()
+        if task["status"] == status:
+            return task
+        time.sleep(0.05)
+    raise AssertionError(f"task never {status}")
+
+
+def test_metrics_count_runs_steps_and_dependencies(isolated_home: Path) -> None:
+    port = _free_port()
+    with _process(isolated_home, {}, port) as (process, _log), \
+         httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+        _wait_ready(client, process, timeout=30)
+        ids = [client.post("/api/v1/roadmaps", json={"goal": GOAL, "auto_approve": True}).json()["task_id"]
+               for _ in range(2)]
+        for task_id in ids:
+            _wait_status(client, task_id, "completed")
+        text = client.get("/metrics").text
+        assert "roadmap_runs_started_total 2.0" in text
+        assert 'roadmap_runs_finished_total{status="completed"} 2.0' in text
+        assert 'roadmap_step_duration_seconds_count{step="curriculum_design"} 2.0' in text
+        assert 'roadmap_dependency_up{dependency="database"} 1.0' in text
+        assert 'roadmap_db_pool_connections{state="in_flight"}' in text
+        assert 'roadmap_event_publishes_total{result="ok"}' in text
+
