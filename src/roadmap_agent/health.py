@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from roadmap_agent.deadline import Deadline, DeadlineExceeded
 from roadmap_agent.errors import RoadmapAgentError
 from roadmap_agent.logging import get_logger
 from roadmap_agent.settings import redact_url
@@ -25,6 +26,10 @@ Ping = Callable[[], Awaitable[object]]
 SLOW_MS = 1000.0
 
 log = get_logger(__name__)
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
 
 
 @dataclass
@@ -52,7 +57,7 @@ class Prober:
         self.timeout = timeout
         self._probes: dict[str, Probe] = {}
         self._task: asyncio.Task[None] | None = None
-        self._abandoned: set[asyncio.Task[object]] = set()
+        self._deadline = Deadline()  # a late ping finishes by itself (each has its own deadline too)
         self.on_change: list[Callable[[DependencyHealth], None]] = []
 
     def add(self, name: str, ping: Ping, *, required: bool, target: str) -> None:
@@ -67,18 +72,17 @@ class Prober:
     async def _probe(self, probe: Probe) -> None:
         assert probe.ping is not None  # noqa: S101 - filtered by probe_all
         started = time.perf_counter()
-        task: asyncio.Task[object] = asyncio.ensure_future(probe.ping())
-        done, _ = await asyncio.wait({task}, timeout=self.timeout)
-        latency = round((time.perf_counter() - started) * 1000, 1)
-        if not done:  # left to finish by itself (each ping has its own deadline); see Database.run
-            self._abandoned.add(task)
-            task.add_done_callback(self._abandoned.discard)
+        try:
+            await self._deadline.run(probe.ping(), self.timeout)
+        except DeadlineExceeded:
             self._record(probe.health, "down", None, f"no answer within {self.timeout:g} s")
-        elif (error := task.exception()) is not None:
+            return
+        except Exception as error:  # any failure of a ping is the dependency's state, not ours
             message = error.message if isinstance(error, RoadmapAgentError) else f"{type(error).__name__}: {error}"
-            self._record(probe.health, "down", latency, redact_url(message))
-        else:
-            self._record(probe.health, "degraded" if latency > SLOW_MS else "ok", latency, None)
+            self._record(probe.health, "down", _ms_since(started), redact_url(message))
+            return
+        latency = _ms_since(started)
+        self._record(probe.health, "degraded" if latency > SLOW_MS else "ok", latency, None)
 
     def _record(self, health: DependencyHealth, status: Status, latency: float | None, error: str | None) -> None:
         health.latency_ms = latency
@@ -105,8 +109,7 @@ class Prober:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        if self._abandoned:
-            await asyncio.wait(list(self._abandoned), timeout=self.timeout)
+        await self._deadline.drain(self.timeout)
 
     def dependencies(self) -> list[DependencyHealth]:
         return [p.health for p in self._probes.values()]

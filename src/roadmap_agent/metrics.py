@@ -4,11 +4,13 @@ circuit-breaker state (read at scrape time from the live objects, so they can ne
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+F = TypeVar("F", GaugeMetricFamily, CounterMetricFamily)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 STEP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
@@ -47,19 +49,23 @@ class _Live(Collector):
         return []  # unchecked collector: names are only known at scrape time
 
 
-def gauge(name: str, documentation: str, samples: Iterable[tuple[dict[str, str], float]]) -> GaugeMetricFamily:
-    samples = list(samples)
-    labels = sorted(samples[0][0]) if samples else []
-    family = GaugeMetricFamily(name, documentation, labels=labels)
-    for label_values, value in samples:
-        family.add_metric([label_values[k] for k in labels], value)
-    return family
+Samples = Iterable[tuple[dict[str, str], float]]
 
 
-def counter(name: str, documentation: str, samples: Iterable[tuple[dict[str, str], float]]) -> CounterMetricFamily:
-    samples = list(samples)
-    labels = sorted(samples[0][0]) if samples else []
-    family = CounterMetricFamily(name, documentation, labels=labels)
+def gauge(name: str, documentation: str, samples: Samples) -> GaugeMetricFamily:
+    return _family(GaugeMetricFamily(name, documentation, labels=_labels(samples := list(samples))), samples)
+
+
+def counter(name: str, documentation: str, samples: Samples) -> CounterMetricFamily:
+    return _family(CounterMetricFamily(name, documentation, labels=_labels(samples := list(samples))), samples)
+
+
+def _labels(samples: list[tuple[dict[str, str], float]]) -> list[str]:
+    return sorted(samples[0][0]) if samples else []
+
+
+def _family(family: F, samples: list[tuple[dict[str, str], float]]) -> F:
+    labels = _labels(samples)
     for label_values, value in samples:
         family.add_metric([label_values[k] for k in labels], value)
     return family

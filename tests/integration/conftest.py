@@ -4,6 +4,7 @@ session-scoped real servers (``pg_server``, ``redis_server``, ``s3_server``) sta
 from __future__ import annotations
 
 import importlib
+import secrets
 import shutil
 import sys
 import tempfile
@@ -21,6 +22,38 @@ SCRIPTS_DIR = Path(__file__).resolve().parents[2] / "scripts"
 if str(SCRIPTS_DIR) not in sys.path:
     sys.path.insert(0, str(SCRIPTS_DIR))
 devservices: Any = importlib.import_module("devservices")
+
+# -- no secret in any output ---------------------------------------------------------------------------------
+# The session's servers get random passwords; every test's captured output (logs included) and every log file
+# a `serve` process wrote is scanned for them. A leak fails the run.
+SECRETS: set[str] = set()
+_LEAKS: list[str] = []
+
+
+def secret(kind: str) -> str:
+    value = f"{kind}-{secrets.token_urlsafe(18)}"
+    SECRETS.add(value)
+    return value
+
+
+def _scan(where: str, text: str) -> None:
+    _LEAKS.extend(f"{where}: contains the {value.split('-')[0]} password" for value in SECRETS if value in text)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    for name, content in report.sections:
+        _scan(f"{report.nodeid} ({name})", content)
+    _scan(f"{report.nodeid} (failure text)", str(report.longrepr or ""))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is not None:
+        for log in Path(factory.getbasetemp()).rglob("serve-*.log"):
+            _scan(str(log), log.read_text(errors="replace"))
+    if _LEAKS:
+        session.config.get_terminal_writer().line("SECRET LEAKS:\n" + "\n".join(sorted(set(_LEAKS))), red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture
@@ -48,7 +81,7 @@ def pg_server(dev_services_installed: None) -> Iterator[Any]:
 
     Its folder is under /tmp, not pytest's /tmp/pytest-of-root (private to root): the server runs as postgres."""
     root = Path(tempfile.mkdtemp(prefix="roadmap-agent-pg-", dir="/tmp"))
-    server = devservices.PostgresServer(root)
+    server = devservices.PostgresServer(root, password=secret("pg"))
     server.start()
     yield server
     server.stop()
@@ -57,8 +90,8 @@ def pg_server(dev_services_installed: None) -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def redis_server(dev_services_installed: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """Redis 7 (append-only, no password) on a free port: ``.url``."""
-    server = devservices.RedisServer(tmp_path_factory.mktemp("redis"))
+    """Redis 7 (append-only, with a password) on a free port: ``.url``."""
+    server = devservices.RedisServer(tmp_path_factory.mktemp("redis"), password=secret("redis"))
     server.start()
     yield server
     server.stop()
@@ -68,7 +101,8 @@ def redis_server(dev_services_installed: None, tmp_path_factory: pytest.TempPath
 def s3_server(dev_services_installed: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """SeaweedFS S3 on a free port with the bucket ``roadmap-agent``: ``.endpoint_url``, ``.access_key``,
     ``.secret_key``, ``.region``, ``.create_bucket(name)``."""
-    server = devservices.S3Server(tmp_path_factory.mktemp("s3"), buckets=(devservices.BUCKET,))
+    server = devservices.S3Server(tmp_path_factory.mktemp("s3"), buckets=(devservices.BUCKET,),
+                                  secret_key=secret("s3"))
     server.start()
     yield server
     server.stop()

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
+import json
 import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from devservices import PostgresServer, RedisServer
+from devservices import PostgresServer, RedisServer, free_port
+from serving import Served, serve
 
 pytestmark = pytest.mark.integration
 
@@ -23,37 +21,12 @@ CLI = str(Path(sys.executable).parent / "roadmap-agent")
 GOAL = "I want to become a backend developer in 3 months, I know some Python, 10 hours a week"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def _process(home: Path, env: dict[str, str], port: int) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
-    home.mkdir(parents=True, exist_ok=True)
-    log_path = home.parent / f"serve-{port}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen([CLI, "serve", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
-                                   env={**os.environ, "ROADMAP_AGENT_HOME": str(home), "LOG_FORMAT": "json", **env})
-        try:
-            yield process, log_path
-        finally:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-
-
-def _wait_ready(client: httpx.Client, process: subprocess.Popen[bytes], timeout: float) -> httpx.Response:
+def _wait_ready(served: Served, timeout: float) -> httpx.Response:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        assert process.poll() is None, "the service exited"
+        assert served.process.poll() is None, "the service exited"
         try:
-            response = client.get("/health/ready")
+            response = served.client.get("/health/ready")
             if response.status_code == 200:
                 return response
         except httpx.TransportError:
@@ -85,15 +58,14 @@ def dedicated_redis(tmp_path: Path) -> Iterator[RedisServer]:
 
 def test_database_down_at_startup_then_up_becomes_ready_without_restart(dedicated_pg: PostgresServer,
                                                                          isolated_home: Path) -> None:
-    port = _free_port()
     env = {"DATABASE_URL": dedicated_pg.url(), "ROADMAP_AGENT_STARTUP_MAX_DELAY": "1"}
-    with _process(isolated_home, env, port) as (process, log_path), \
-         httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=2) as client:
+    with serve(isolated_home, env, wait_live=False) as served:
+        process = served.process
         time.sleep(3)  # the service is retrying against a database that is not there yet
         assert process.poll() is None
         dedicated_pg.start()
-        _wait_ready(client, process, timeout=20)
-        log = log_path.read_text()
+        _wait_ready(served, timeout=20)
+        log = served.log()
         assert log.count("database_connection_attempt_failed") >= 2
         assert f"127.0.0.1:{dedicated_pg.port}" in log
         names = ["application_startup", "database_connection_verified", "orchestrator_factory_initialized",
@@ -103,33 +75,41 @@ def test_database_down_at_startup_then_up_becomes_ready_without_restart(dedicate
 
 
 def test_database_never_up_exits_non_zero_with_one_clear_sentence(isolated_home: Path) -> None:
-    port = _free_port()
-    env = {"DATABASE_URL": f"postgresql+psycopg://roadmap:pw-never-shown@127.0.0.1:{_free_port()}/x",
+    env = {"DATABASE_URL": f"postgresql+psycopg://roadmap:pw-never-shown@127.0.0.1:{free_port()}/x",
            "ROADMAP_AGENT_STARTUP_ATTEMPTS": "3", "ROADMAP_AGENT_STARTUP_BASE_DELAY": "0.2"}
     started = time.monotonic()
-    with _process(isolated_home, env, port) as (process, log_path):
-        assert process.wait(timeout=30) == 1
+    with serve(isolated_home, env, wait_live=False) as served:
+        assert served.process.wait(timeout=30) == 1
+        output = served.log()
     elapsed = time.monotonic() - started
-    output = log_path.read_text()
     assert elapsed < 20
     assert "Cannot reach PostgreSQL at 127.0.0.1:" in output and "after 3 attempts" in output
     assert "Traceback" not in output and "pw-never-shown" not in output
 
 
 def test_redis_killed_and_restarted_shows_degraded_then_ok(dedicated_redis: RedisServer, isolated_home: Path) -> None:
-    port = _free_port()
     env = {"REDIS_URL": dedicated_redis.url}
-    with _process(isolated_home, env, port) as (process, _log), \
-         httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=2) as client:
-        body = _wait_ready(client, process, timeout=30).json()
+    with serve(isolated_home, env, wait_live=False) as served:
+        client = served.client
+        body = _wait_ready(served, timeout=30).json()
         assert body["dependencies"]["redis"]["status"] == "ok"
         dedicated_redis.kill()
         assert _until(client, "redis", "down", 5) < 5
         response = client.get("/health/ready")
         assert response.status_code == 200 and response.json()["status"] == "degraded"
-        assert client.post("/api/v1/roadmaps", json={"goal": GOAL, "auto_approve": True}).status_code == 202
+        created = client.post("/api/v1/roadmaps", json={"goal": GOAL, "auto_approve": True})
+        assert created.status_code == 202
+        task_id = created.json()["task_id"]
+        _wait_status(client, task_id, "completed")  # runs go on without Redis; events come from the log
+        events = _sse(client, task_id)
+        assert [e["seq"] for e in events] == list(range(1, len(events) + 1)) and events[-1]["type"] == "completed"
         dedicated_redis.start()
         assert _until(client, "redis", "ok", 5) < 5
+
+
+def _sse(client: httpx.Client, task_id: str) -> list[dict[str, Any]]:
+    with client.stream("GET", f"/api/v1/tasks/{task_id}/events", timeout=10) as response:
+        return [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: ")]
 
 
 def _until(client: httpx.Client, name: str, status: str, timeout: float) -> float:
@@ -142,10 +122,9 @@ def _until(client: httpx.Client, name: str, status: str, timeout: float) -> floa
 
 
 def test_ready_answers_fast_while_redis_is_hung(dedicated_redis: RedisServer, isolated_home: Path) -> None:
-    port = _free_port()
-    with _process(isolated_home, {"REDIS_URL": dedicated_redis.url}, port) as (process, _log), \
-         httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
-        _wait_ready(client, process, timeout=30)
+    with serve(isolated_home, {"REDIS_URL": dedicated_redis.url}, wait_live=False) as served:
+        client = served.client
+        _wait_ready(served, timeout=30)
         dedicated_redis.pause()
         try:
             timings = []
@@ -163,10 +142,9 @@ def test_ready_answers_fast_while_redis_is_hung(dedicated_redis: RedisServer, is
 
 
 def test_emergency_mode_is_loud_and_refuses_review(isolated_home: Path) -> None:
-    port = _free_port()
-    with _process(isolated_home, {"ROADMAP_AGENT_CHECKPOINTER": "none"}, port) as (process, log_path), \
-         httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
-        body = _wait_ready(client, process, timeout=30).json()
+    with serve(isolated_home, {"ROADMAP_AGENT_CHECKPOINTER": "none"}, wait_live=False) as served:
+        client = served.client
+        body = _wait_ready(served, timeout=30).json()
         assert body["emergency"] is True and body["status"] == "degraded"
         assert body["dependencies"]["checkpointer"]["status"] == "disabled"
         task_id = client.post("/api/v1/roadmaps", json={"goal": GOAL}).json()["task_id"]
@@ -174,7 +152,7 @@ def test_emergency_mode_is_loud_and_refuses_review(isolated_home: Path) -> None:
         assert task["roadmap_id"]
         review = client.post(f"/api/v1/tasks/{task_id}/review", json={"approved": True})
         assert review.status_code == 503 and "emergency mode" in review.json()["error"]["message"]
-        log = log_path.read_text()
+        log = served.log()
         assert '"event": "emergency_mode"' in log and '"event": "emergency_mode_run"' in log
         metrics = client.get("/metrics").text
         assert "roadmap_emergency_mode 1.0" in metrics
@@ -191,10 +169,9 @@ def _wait_status(client: httpx.Client, task_id: str, status: str) -> dict[str, A
 
 
 def test_metrics_count_runs_steps_and_dependencies(isolated_home: Path) -> None:
-    port = _free_port()
-    with _process(isolated_home, {}, port) as (process, _log), \
-         httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
-        _wait_ready(client, process, timeout=30)
+    with serve(isolated_home, {}, wait_live=False) as served:
+        client = served.client
+        _wait_ready(served, timeout=30)
         ids = [client.post("/api/v1/roadmaps", json={"goal": GOAL, "auto_approve": True}).json()["task_id"]
                for _ in range(2)]
         for task_id in ids:

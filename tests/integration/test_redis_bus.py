@@ -7,17 +7,13 @@ Each test starts its own redis-server on a free port and stops it by the PID it 
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import signal
-import socket
-import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from devservices import RedisServer, free_port
 from structlog.testing import capture_logs
 
 from roadmap_agent.errors import BrokerUnavailable
@@ -29,89 +25,18 @@ from roadmap_agent.settings import RedisSettings, Settings
 from roadmap_agent.store.records import Event, EventType, utcnow
 from roadmap_agent.store.repository import TaskStore
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed"),
-]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state != "Z"  # a reaped-later zombie has already closed its sockets
-
-
-class RedisServer:
-    """One throwaway redis-server, daemonized; only ever signalled through the PID it wrote."""
-
-    def __init__(self, folder: Path, port: int | None = None) -> None:
-        self.folder = folder
-        self.port = port or free_port()
-        self.pidfile = folder / "redis.pid"
-        self.pid: int | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.pidfile.unlink(missing_ok=True)
-        subprocess.run(["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
-                        "--appendonly", "no", "--daemonize", "yes", "--pidfile", str(self.pidfile),
-                        "--dir", str(self.folder), "--logfile", str(self.folder / "redis.log")],
-                       check=True, timeout=10)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            if self.pidfile.exists() and self.pidfile.read_text().strip() and self._accepts():
-                self.pid = int(self.pidfile.read_text())
-                return
-            time.sleep(0.02)
-        raise RuntimeError(f"redis-server did not start on port {self.port}; see {self.folder / 'redis.log'}")
-
-    def _accepts(self) -> bool:
-        with socket.socket() as probe:
-            probe.settimeout(0.2)
-            return probe.connect_ex(("127.0.0.1", self.port)) == 0
-
-    def send(self, signum: signal.Signals) -> None:
-        assert self.pid is not None, "not started"
-        os.kill(self.pid, signum)
-
-    def kill(self) -> None:
-        self._end(signal.SIGKILL)
-
-    def stop(self) -> None:
-        if self.pid is not None and _alive(self.pid):
-            os.kill(self.pid, signal.SIGCONT)  # a paused server cannot act on SIGTERM
-            self._end(signal.SIGTERM)
-
-    def _end(self, signum: signal.Signals) -> None:
-        assert self.pid is not None, "not started"
-        os.kill(self.pid, signum)
-        deadline = time.monotonic() + 5
-        while _alive(self.pid) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        if _alive(self.pid):
-            os.kill(self.pid, signal.SIGKILL)
-        self.pid = None
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis of this test's own (overrides the shared session server): these tests pause and kill it."""
     server = RedisServer(tmp_path / "redis")
     server.start()
     try:
         yield server
     finally:
+        server.resume()
         server.stop()
 
 
@@ -182,7 +107,7 @@ async def test_a_hung_redis_costs_a_publisher_publish_timeout_then_nothing(redis
     async with redis_bus(redis_server.url, settings) as bus:
         await bus.publish(event("hung", 1))  # connections are open before the server stops
         async with bus.subscribe("hung"):
-            redis_server.send(signal.SIGSTOP)
+            redis_server.pause()
             failures = [await timed_publish(bus, event("hung", seq)) for seq in range(2, 2 + settings.breaker_failures)]
             closing_started = time.perf_counter()
         closing = time.perf_counter() - closing_started
@@ -199,7 +124,7 @@ async def test_a_hung_redis_costs_a_publisher_publish_timeout_then_nothing(redis
         print(f"\nhung publish: {[round(e * 1000, 1) for e, _ in failures]} ms; "
               f"breaker-open publish: max {worst * 1e6:.0f} us; unsubscribe {closing * 1000:.1f} ms")
 
-        redis_server.send(signal.SIGCONT)
+        redis_server.resume()
         await asyncio.sleep(settings.breaker_reset)
         async with bus.subscribe("hung") as queue:
             await bus.publish(event("hung", 20))  # the half-open trial
@@ -221,9 +146,9 @@ async def test_a_subscriber_notices_a_hung_redis_and_recovers(redis_server: Redi
     # server is hung (or the network blackholed): the reader drops the connection and resubscribes.
     async with redis_bus(redis_server.url) as listener, redis_bus(redis_server.url) as publisher:
         async with listener.subscribe("paused") as queue:
-            redis_server.send(signal.SIGSTOP)
+            redis_server.pause()
             await wait_for(lambda: resubscribed(listener), "the reader to notice the hung server", within=6.0)
-            redis_server.send(signal.SIGCONT)
+            redis_server.resume()
             await wait_for(lambda: subscribers(publisher, TASK_CHANNEL.format(task_id="paused")),
                            "the reader to resubscribe", within=6.0)
             await publisher.publish(event("paused", 1))

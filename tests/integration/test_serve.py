@@ -3,53 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
-import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+from serving import serve
 
 CLI = str(Path(sys.executable).parent / "roadmap-agent")
 GOAL = "I want to become a backend developer in 3 months, I know some Python, 10 hours a week"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def serving(home: Path, **extra: str) -> Iterator[tuple[httpx.Client, subprocess.Popen[bytes]]]:
-    port = _free_port()
-    env = {**os.environ, "ROADMAP_AGENT_HOME": str(home), "LOG_FORMAT": "json", **extra}
-    log = (home.parent / f"serve-{port}.log").open("wb")
-    process = subprocess.Popen([CLI, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if client.get("/health/live").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    assert time.monotonic() < deadline, "server did not start"
-                    assert process.poll() is None, "server exited"
-                    time.sleep(0.1)
-            yield client, process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
-        log.close()
 
 
 def _sse_until(client: httpx.Client, task_id: str, after: int, stop: str) -> list[dict[str, Any]]:
@@ -64,7 +27,8 @@ def _sse_until(client: httpx.Client, task_id: str, after: int, stop: str) -> lis
 
 
 def test_a_user_session_over_http_and_sse(isolated_home: Path) -> None:
-    with serving(isolated_home) as (client, process):
+    with serve(isolated_home) as served:
+        client, process = served.client, served.process
         created = client.post("/api/v1/roadmaps", json={"goal": GOAL})
         assert created.status_code == 202
         task_id = created.json()["task_id"]
@@ -78,17 +42,19 @@ def test_a_user_session_over_http_and_sse(isolated_home: Path) -> None:
         process.send_signal(signal.SIGTERM)
         # uvicorn shuts down gracefully, then re-raises the signal so supervisors see why it stopped
         assert process.wait(timeout=15) in (0, -signal.SIGTERM)
-    assert "application_shutdown_complete" in next(isolated_home.parent.glob("serve-*.log")).read_text()
+        assert "application_shutdown_complete" in served.log()
 
 
 def test_runs_left_by_a_killed_server_finish_after_restart(isolated_home: Path) -> None:
-    with serving(isolated_home, ROADMAP_AGENT_STEP_DELAY="0.5") as (client, process):
+    with serve(isolated_home, {"ROADMAP_AGENT_STEP_DELAY": "0.5"}) as served:
+        client, process = served.client, served.process
         task_ids = [client.post("/api/v1/roadmaps", json={"goal": GOAL, "auto_approve": True}).json()["task_id"]
                     for _ in range(3)]
         _sse_until_step(client, task_ids[0], "curriculum_design")
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
-    with serving(isolated_home) as (client, _process):
+    with serve(isolated_home) as served:
+        client = served.client
         for task_id in task_ids:
             events = _sse_until(client, task_id, 0, "completed")
             assert [e["seq"] for e in events] == list(range(1, len(events) + 1))

@@ -7,11 +7,9 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from devservices import PostgresServer, RedisServer, S3Server
+from serving import CLI, serve
 
 from roadmap_agent.domain.models import LearnerRequest, ReviewDecision, Roadmap
 from roadmap_agent.errors import DatabaseUnavailable
@@ -29,7 +28,6 @@ from roadmap_agent.store.records import TaskStatus
 
 pytestmark = pytest.mark.integration
 
-CLI = str(Path(sys.executable).parent / "roadmap-agent")
 GOAL = "I want to become a backend developer in 3 months, I know some Python, 10 hours a week"
 TABLES = {"tasks", "roadmaps", "review_decisions", "task_events", "alembic_version"}
 
@@ -158,40 +156,6 @@ async def test_unreachable_postgres_fails_fast_without_leaking_the_password() ->
 # -- two API processes ------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def _serve(env: dict[str, str], home: Path, **extra: str) -> Iterator[httpx.Client]:
-    port = _free_port()
-    home.mkdir(parents=True, exist_ok=True)
-    log = (home.parent / f"serve-{port}.log").open("wb")
-    process = subprocess.Popen([CLI, "serve", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
-                               env={**os.environ, **env, "ROADMAP_AGENT_HOME": str(home), **extra})
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if client.get("/health/live").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    assert time.monotonic() < deadline and process.poll() is None, "serve did not start"
-                    time.sleep(0.1)
-            yield client
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
-
-
 def _collect(client: httpx.Client, task_id: str, stop: str, timeout: float) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
     with client.stream("GET", f"/api/v1/tasks/{task_id}/events", timeout=timeout) as response:
@@ -205,8 +169,9 @@ def _collect(client: httpx.Client, task_id: str, stop: str, timeout: float) -> l
 
 def test_events_cross_two_api_processes_through_redis(server_env: dict[str, str], isolated_home: Path) -> None:
     # B re-reads the log only every 60 s: events reaching it within seconds came through Redis.
-    with _serve(server_env, isolated_home / "a", ROADMAP_AGENT_STEP_DELAY="0.4") as api_a, \
-         _serve(server_env, isolated_home / "b", ROADMAP_AGENT_EVENT_POLL_INTERVAL="60") as api_b:
+    with serve(isolated_home / "a", {**server_env, "ROADMAP_AGENT_STEP_DELAY": "0.4"}) as served_a, \
+         serve(isolated_home / "b", {**server_env, "ROADMAP_AGENT_EVENT_POLL_INTERVAL": "60"}) as served_b:
+        api_a, api_b = served_a.client, served_b.client
         task_id = api_a.post("/api/v1/roadmaps", json={"goal": GOAL}).json()["task_id"]
         started = time.monotonic()
         first = _collect(api_b, task_id, "human_review_required", timeout=30)

@@ -39,6 +39,7 @@ from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout, TooManyRequests
 from tenacity import retry, retry_if_result, wait_random
 
+from roadmap_agent.deadline import Deadline, DeadlineExceeded
 from roadmap_agent.errors import CheckpointerUnavailable
 from roadmap_agent.settings import DatabaseSettings, Settings, redact_url
 
@@ -153,7 +154,8 @@ class PooledPostgresSaver(AsyncPostgresSaver):
         self.pool = pool
         self.where = where
         self.operation_timeout = operation_timeout
-        self._abandoned: set[asyncio.Future[Any]] = set()
+        # Late calls are cancelled in the background: psycopg then sends the server a cancel request.
+        self._deadline = Deadline(cancel_late=True)
 
     @asynccontextmanager
     async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[AsyncCursor[DictRow]]:
@@ -214,29 +216,22 @@ class PooledPostgresSaver(AsyncPostgresSaver):
         stats = self.pool.get_stats()
         size, idle = stats.get("pool_size", 0), stats.get("pool_available", 0)
         return {"in_use": float(size - idle), "idle": float(idle), "waiting": float(stats.get("requests_waiting", 0)),
-                "abandoned": float(len(self._abandoned))}
+                "abandoned": float(len(self._deadline.pending))}
 
     async def aclose(self) -> None:
         """Cancel calls abandoned after a timeout, then close the pool (bounded)."""
-        for future in list(self._abandoned):
-            future.cancel()
+        for late in list(self._deadline.pending):
+            late.cancel()
         await self.pool.close(timeout=2)
 
     async def _bounded(self, operation: Awaitable[T]) -> T:
         # Its own task, so neither our deadline nor the caller's cancellation waits for psycopg's clean-up.
-        task = asyncio.ensure_future(operation)
         try:
-            done, _ = await asyncio.wait({task}, timeout=self.operation_timeout)
-        except asyncio.CancelledError:
-            self._abandon(task)
-            raise
-        if not done:
-            self._abandon(task)
+            return await self._deadline.run(operation, self.operation_timeout)
+        except DeadlineExceeded:
             raise CheckpointerUnavailable(
                 f"Checkpoint database at {self.where} did not answer within {self.operation_timeout:g} s "
-                "(DB_OPERATION_TIMEOUT). Is the server overloaded or stopped?")
-        try:
-            return task.result()
+                "(DB_OPERATION_TIMEOUT). Is the server overloaded or stopped?") from None
         except (PoolTimeout, TooManyRequests) as exc:
             raise CheckpointerUnavailable(
                 f"Checkpoint database at {self.where} is overloaded ({_cause(exc)}). Retry shortly, or raise "
@@ -244,16 +239,6 @@ class PooledPostgresSaver(AsyncPostgresSaver):
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             raise CheckpointerUnavailable(f"Checkpoint database at {self.where} is unavailable ({_cause(exc)}). "
                                           "Check that it is running and reachable, then retry.") from exc
-
-    def _abandon(self, task: asyncio.Future[Any]) -> None:
-        task.cancel()
-        self._abandoned.add(task)
-        task.add_done_callback(self._forget)
-
-    def _forget(self, task: asyncio.Future[Any]) -> None:
-        self._abandoned.discard(task)
-        if not task.cancelled():
-            task.exception()  # retrieved, so asyncio does not log "exception was never retrieved"
 
 
 @asynccontextmanager

@@ -15,11 +15,12 @@ and what to check; schema changes go through Alembic (``migrate``), serialised a
 from __future__ import annotations
 
 import asyncio
+import fcntl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -28,6 +29,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from roadmap_agent.deadline import Deadline, DeadlineExceeded
 from roadmap_agent.errors import DatabaseUnavailable
 from roadmap_agent.logging import get_logger
 from roadmap_agent.settings import DatabaseSettings, redact_url
@@ -51,7 +53,7 @@ class Database:
         self.where = self._where(url)
         self._capacity = settings.pool_size + settings.pool_max_overflow + settings.pool_max_waiting
         self._in_flight = 0
-        self._abandoned: set[asyncio.Task[Any]] = set()
+        self._deadline = Deadline()  # late operations are left to finish, never cancelled half-way
 
     @classmethod
     @asynccontextmanager
@@ -70,19 +72,13 @@ class Database:
         # A parameter, not the caller's asyncio.timeout(): cancelling from outside would wait for the clean-up.
         deadline = deadline or self.settings.operation_timeout
         self._in_flight += 1
-        task = asyncio.create_task(self._execute(work, write))
         try:
-            done, _ = await asyncio.wait({task}, timeout=deadline)
-        except asyncio.CancelledError:
-            self._abandon(task)
-            raise
+            return await self._deadline.run(self._execute(work, write), deadline)
+        except DeadlineExceeded:
+            raise DatabaseUnavailable(f"Database at {self.where} did not answer within {deadline:g} s "
+                                      "(DB_OPERATION_TIMEOUT). Is the server overloaded or stopped?") from None
         finally:
             self._in_flight -= 1
-        if not done:
-            self._abandon(task)
-            raise DatabaseUnavailable(f"Database at {self.where} did not answer within {deadline:g} s "
-                                      "(DB_OPERATION_TIMEOUT). Is the server overloaded or stopped?")
-        return task.result()
 
     async def _execute(self, work: Work[T], write: bool) -> T:
         try:
@@ -96,24 +92,13 @@ class Database:
         except (OperationalError, InterfaceError) as exc:
             raise self._unavailable(exc) from exc
 
-    def _abandon(self, task: asyncio.Task[Any]) -> None:
-        # Not cancelled: its clean-up would wait on the hung server anyway, and a connection cancelled half-way
-        # leaks. It finishes (or fails) by itself when the server answers or TCP / statement_timeout give up.
-        self._abandoned.add(task)
-        task.add_done_callback(self._forget)
-
-    def _forget(self, task: asyncio.Task[Any]) -> None:
-        self._abandoned.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.debug("abandoned_database_operation_failed", error=str(task.exception()))
-
     async def ping(self) -> None:
         await self.run(_select_one)
 
     def pool_stats(self) -> dict[str, float]:
         """Connections in use / idle / overflow, and operations in flight (for metrics)."""
         pool: Any = self.engine.pool
-        stats = {"in_flight": float(self._in_flight), "abandoned": float(len(self._abandoned))}
+        stats = {"in_flight": float(self._in_flight), "abandoned": float(len(self._deadline.pending))}
         if hasattr(pool, "checkedout"):
             in_use = float(pool.checkedout())
             stats.update(in_use=in_use, idle=float(pool.checkedin()), overflow=float(max(0, pool.overflow())),
@@ -123,9 +108,8 @@ class Database:
     async def close(self) -> None:
         # Give abandoned operations a moment to unwind; connections stuck on a hung server are not
         # closed (that would wait on the server too), only dropped from the pool.
-        if self._abandoned:
-            await asyncio.wait(list(self._abandoned), timeout=1.0)
-        await self.engine.dispose(close=not self._abandoned)
+        await self._deadline.drain(1.0)
+        await self.engine.dispose(close=not self._deadline.pending)
 
     def _unavailable(self, exc: DBAPIError) -> DatabaseUnavailable:
         cause = str(exc.orig).strip().splitlines()[0] if exc.orig and str(exc.orig).strip() else type(exc).__name__
@@ -196,4 +180,19 @@ async def migrate(database: Database, deadline: float = 120.0) -> None:
 
         await conn.run_sync(run_alembic)
 
-    await database.run(upgrade, write=True, deadline=deadline)
+    if not database.is_sqlite:
+        await database.run(upgrade, write=True, deadline=deadline)
+        return
+    # SQLite has no advisory locks: serialise processes on a lock file next to the database.
+    lock = await asyncio.to_thread(_lock_file, make_url(database.url).database or "roadmap-agent.db")
+    try:
+        await database.run(upgrade, write=True, deadline=deadline)
+    finally:
+        lock.close()  # closing the file releases the flock
+
+
+def _lock_file(database_file: str) -> IO[bytes]:
+    """Open ``<db>.migrate.lock`` and take an exclusive flock on it (blocks while another process migrates)."""
+    lock = Path(database_file).expanduser().with_suffix(".migrate.lock").open("a+b")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    return lock

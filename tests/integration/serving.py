@@ -1,0 +1,68 @@
+"""Run ``roadmap-agent serve`` as a real process for a test, the way a user starts it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from devservices import free_port
+
+CLI = str(Path(sys.executable).parent / "roadmap-agent")
+
+
+@dataclass
+class Served:
+    process: subprocess.Popen[bytes]
+    client: httpx.Client
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+
+@contextmanager
+def serve(home: Path, env: dict[str, str] | None = None, *, wait_live: bool = True,
+          timeout: float = 30) -> Iterator[Served]:
+    """Start `serve` on a free port with ROADMAP_AGENT_HOME=home; stopped (SIGTERM, then SIGKILL) at the end."""
+    port = free_port()
+    home.mkdir(parents=True, exist_ok=True)
+    log_path = home.parent / f"serve-{port}.log"
+    full_env = {**os.environ, "ROADMAP_AGENT_HOME": str(home), "LOG_FORMAT": "json", **(env or {})}
+    with log_path.open("wb") as log, httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        process = subprocess.Popen([CLI, "serve", "--port", str(port)], env=full_env, stdout=log,
+                                   stderr=subprocess.STDOUT)
+        try:
+            served = Served(process, client, log_path)
+            if wait_live:
+                _wait_live(served, timeout)
+            yield served
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=5)
+
+
+def _wait_live(served: Served, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if served.client.get("/health/live").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if served.process.poll() is not None:
+            raise AssertionError(f"serve exited with {served.process.returncode}:\n{served.log()[-2000:]}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"serve did not start within {timeout} s:\n{served.log()[-2000:]}")
+        time.sleep(0.1)
