@@ -16,7 +16,7 @@ sequence, waits until every client has the first (untimed) event, then emits K p
 and one ``completed`` event that ends the streams. Figures are medians over the runs; the ratios are log poll /
 redis, measured in the same run. PostgreSQL, Redis (scripts/devservices.py) and each B are stopped by their PIDs.
 
-    .venv/bin/python bench/event_latency.py [--events 500 --clients 4 --runs 3]
+    .venv/bin/python bench/event_latency.py [--events 500 --clients 4 --runs 5]
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ class Route:
     p50: list[float] = field(default_factory=list)
     p99: list[float] = field(default_factory=list)
     in_order: list[int] = field(default_factory=lambda: [0, 0])
+    publish_failures: int = 0
 
 
 @dataclass
@@ -137,9 +138,13 @@ async def _wait_live(process: asyncio.subprocess.Process, port: int, log_path: P
             except httpx.TransportError:
                 pass
             if process.returncode is not None or time.monotonic() > deadline:
-                tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-20:])
-                raise SystemExit(f"roadmap-agent serve (pid {process.pid}) did not come up on port {port}:\n{tail}")
+                raise SystemExit(f"roadmap-agent serve (pid {process.pid}) did not come up on port {port}:\n"
+                                 f"{_tail(log_path)}")
             await asyncio.sleep(0.1)
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
 async def read_stream(connection: ClientConnection, arrivals: list[tuple[float, str]], first: asyncio.Event) -> None:
@@ -209,6 +214,8 @@ async def run_bench(routes: list[Route], root: Path, args: argparse.Namespace) -
                     await measure_round(services[route.name], port, args.clients, min(args.events, 50))  # warm-up
                     result = await measure_round(services[route.name], port, args.clients, args.events)
                 record(route, result, run)
+        for route in routes:
+            route.publish_failures = services[route.name].events.publish_failures
 
 
 def record(route: Route, result: Round, run: int) -> None:
@@ -219,7 +226,7 @@ def record(route: Route, result: Round, run: int) -> None:
     route.p99.append(p99)
     route.in_order[0] += result.in_order
     route.in_order[1] += result.expected
-    print(f"  run {run + 1} {route.name:<22} emitted {result.emitted_per_s:7.0f}/s  delivered "
+    print(f"  run {run + 1} {route.name:<16} emitted {result.emitted_per_s:7.0f}/s  delivered "
           f"{result.delivered_per_s:7.0f}/s  p50 {p50:7.1f} ms  p99 {p99:7.1f} ms", flush=True)
 
 
@@ -227,15 +234,16 @@ def report(routes: list[Route], args: argparse.Namespace) -> None:
     print()
     print(f"{args.events} events emitted one after another by one emitter, {args.clients} WebSocket clients on B, "
           f"{args.runs} runs; median [min - max]")
-    print(f"{'path':<24}{'emitted/s':>22}{'delivered/s (all)':>22}{'p50 ms':>22}{'p99 ms':>22}")
+    print(f"{'path':<16}{'emitted/s':>22}{'delivered/s (all)':>22}{'p50 ms':>22}{'p99 ms':>22}")
     for route in routes:
-        print(f"{route.name:<24}{_cell(route.emitted):>22}{_cell(route.delivered):>22}"
+        print(f"{route.name:<16}{_cell(route.emitted):>22}{_cell(route.delivered):>22}"
               f"{_cell(route.p50, 1):>22}{_cell(route.p99, 1):>22}")
     redis, poll = routes
     print(f"log poll / redis: p50 {_ratio(poll.p50, redis.p50)}, p99 {_ratio(poll.p99, redis.p99)}, "
           f"delivered/s {_ratio(poll.delivered, redis.delivered)}, emitted/s {_ratio(poll.emitted, redis.emitted)}")
     for route in routes:
-        print(f"delivered exactly once and in order ({route.name}): {route.in_order[0]}/{route.in_order[1]}")
+        print(f"{route.name}: delivered exactly once and in order {route.in_order[0]}/{route.in_order[1]}, "
+              f"failed publishes on A {route.publish_failures}")
 
 
 def _cell(values: list[float], digits: int = 0) -> str:
@@ -250,7 +258,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=500, help="timed progress events per run")
     parser.add_argument("--clients", type=int, default=4, help="WebSocket clients subscribed to the task")
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     configure_logging("WARNING", "console")
     root = Path(tempfile.gettempdir()) / f"roadmap-bench-events-{uuid.uuid4().hex[:8]}"  # removed at the end
@@ -261,7 +269,7 @@ def main() -> None:
             base = {**clean_environ(), "DATABASE_URL": database, "ROADMAP_AGENT_HOME": str(root / "home"),
                     "LOG_LEVEL": "WARNING", "LOG_FORMAT": "json"}
             routes = [Route("redis", {**base, "REDIS_URL": redis.url, "ROADMAP_AGENT_EVENT_POLL_INTERVAL": "30"}),
-                      Route("log poll 0.1 s (baseline)", {**base, "ROADMAP_AGENT_EVENT_POLL_INTERVAL": "0.1"})]
+                      Route("log poll 0.1 s", {**base, "ROADMAP_AGENT_EVENT_POLL_INTERVAL": "0.1"})]
             asyncio.run(run_bench(routes, root, args))
         report(routes, args)
     finally:

@@ -108,7 +108,8 @@ class Database:
     async def close(self) -> None:
         # Give abandoned operations a moment to unwind; connections stuck on a hung server are not
         # closed (that would wait on the server too), only dropped from the pool.
-        await self._deadline.drain(1.0)
+        # SQLite operations end within the busy timeout; a PostgreSQL one may wait on a hung server: 1 s.
+        await self._deadline.drain(self.settings.sqlite_busy_timeout + 1 if self.is_sqlite else 1.0)
         await self.engine.dispose(close=not self._deadline.pending)
 
     def _unavailable(self, exc: DBAPIError) -> DatabaseUnavailable:
