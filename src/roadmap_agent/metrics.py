@@ -27,7 +27,7 @@ class Metrics:
         self.step_duration = Histogram("roadmap_step_duration_seconds", "Duration of one workflow step.",
                                        ["step"], buckets=STEP_BUCKETS, registry=self.registry)
         self.event_publishes = Counter("roadmap_event_publishes_total",
-                                       "Event fan-out publishes: ok, failed (the durable log covers it).",
+                                       "Event fan-out publishes: ok, failed or dropped (the durable log covers both).",
                                        ["result"], registry=self.registry)
 
     def watch(self, read: Callable[[], Iterable[Metric]]) -> None:

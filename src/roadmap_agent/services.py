@@ -27,6 +27,7 @@ from roadmap_agent.metrics import Metrics, counter, gauge
 from roadmap_agent.settings import Settings, redact_url
 from roadmap_agent.startup import wait_for_database
 from roadmap_agent.store.repository import TaskStore
+from roadmap_agent.store.users import UserStore, ensure_local_key
 from roadmap_agent.workflow.runner import Runner
 
 log = get_logger(__name__)
@@ -50,6 +51,7 @@ class Services:
     runner: Runner
     prober: Prober
     metrics: Metrics
+    users: UserStore
 
     @property
     def emergency(self) -> bool:
@@ -71,7 +73,11 @@ async def open_services(settings: Settings, *, recover: bool = False) -> AsyncIt
         bus = await _open_bus(stack, settings)
         metrics = Metrics()
         store = TaskStore(database)
-        events = EventLog(store, bus, metrics)
+        users = UserStore(database)
+        if settings.embedded:  # zero setup: the local user and its key (in $ROADMAP_AGENT_HOME/api-key)
+            await ensure_local_key(users, settings.api_key_file())
+        events = EventLog(store, bus, metrics, background=isinstance(bus, RedisBus))
+        stack.push_async_callback(events.aclose)
         catalog = load_catalog()
         planner = OfflinePlanner(catalog)
         saver = checkpointer.saver if checkpointer else None
@@ -84,7 +90,7 @@ async def open_services(settings: Settings, *, recover: bool = False) -> AsyncIt
         prober.start()
         stack.push_async_callback(prober.stop)
         services = Services(settings, database, store, bus, events, checkpointer, storage, planner, catalog,
-                            runner, prober, metrics)
+                            runner, prober, metrics, users)
         metrics.watch(lambda: live_metrics(services))
         if recover:
             recovered = await runner.recover_unfinished()

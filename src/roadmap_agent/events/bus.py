@@ -20,6 +20,7 @@ from roadmap_agent.store.repository import TaskStore
 
 TASK_CHANNEL = "roadmap:task:{task_id}"
 _QUEUE_LIMIT = 1000
+_OUTBOX_LIMIT = 10_000
 
 log = get_logger(__name__)
 
@@ -54,26 +55,62 @@ class InProcessBus:
 
 
 class EventLog:
-    def __init__(self, store: TaskStore, bus: EventBus, metrics: Metrics | None = None) -> None:
+    """Append to the durable log, then hand the event to the bus.
+
+    With a remote bus (``background=True``) publishing happens on one background task fed by a bounded queue,
+    in order: ``emit`` returns as soon as the event is durable, so no request or step ever waits on Redis (not
+    even the 250 ms publish deadline). A full queue drops the live copy; subscribers read it from the log.
+    """
+
+    def __init__(self, store: TaskStore, bus: EventBus, metrics: Metrics | None = None, *,
+                 background: bool = False) -> None:
         self.store = store
         self.bus = bus
         self.metrics = metrics
         self.publish_failures = 0
+        self._outbox: asyncio.Queue[Event] | None = asyncio.Queue(maxsize=_OUTBOX_LIMIT) if background else None
+        self._publisher: asyncio.Task[None] | None = None
 
     async def emit(self, task_id: str, type_: EventType, message: str, *, step: str | None = None,
                    status: str | None = None, data: dict[str, Any] | None = None,
                    task_values: dict[str, Any] | None = None) -> Event:
         event = await self.store.append_event(task_id, type_, message, step=step, status=status, data=data,
                                               task_values=task_values)
+        if self._outbox is None:
+            await self._publish(event)
+        elif self._outbox.full():
+            self._count("dropped")
+        else:
+            self._outbox.put_nowait(event)
+            if self._publisher is None or self._publisher.done():
+                self._publisher = asyncio.create_task(self._drain_outbox(), name="event-publisher")
+        return event
+
+    async def _drain_outbox(self) -> None:
+        assert self._outbox is not None  # noqa: S101 - only started with an outbox
+        while True:
+            await self._publish(await self._outbox.get())
+
+    async def _publish(self, event: Event) -> None:
         try:
             await self.bus.publish(event)
         except Exception as exc:  # the durable log already has it: never fail the caller over the fast path
             self.publish_failures += 1
             self._count("failed")
-            log.warning("event_publish_failed", task_id=task_id, seq=event.seq, error=str(exc))
+            log.warning("event_publish_failed", task_id=event.task_id, seq=event.seq, error=str(exc))
         else:
             self._count("ok")
-        return event
+
+    async def aclose(self, grace: float = 1.0) -> None:
+        """Publish what is queued (for at most ``grace`` seconds), then stop the publisher."""
+        deadline = asyncio.get_running_loop().time() + grace
+        while self._outbox is not None and not self._outbox.empty() and self._publisher and not self._publisher.done():
+            if asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.01)
+        if self._publisher is not None:
+            self._publisher.cancel()
+            await asyncio.gather(self._publisher, return_exceptions=True)
 
     def _count(self, result: str) -> None:
         if self.metrics is not None:

@@ -573,7 +573,7 @@ async def check_pg_checkpointer(url: str, settings: DatabaseSettings, limits: Li
                                  lambda _: "autocommit connection with dict rows, as the checkpoint pool opens")
         conn, report.version = opened, (await database).version
         await steps.run("tables", lambda: _scalar(opened, CHECKPOINT_QUERY), lambda present: "checkpoint tables "
-                        "present" if present else "not created yet: the first serve/worker/generate creates them")
+                        "present" if present else "not created yet: the first serve, migrate or generate creates them")
     if conn is not None and not steps.abandoned:
         await close_quietly(conn.close())
     return report
