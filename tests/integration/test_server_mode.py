@@ -17,7 +17,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from devservices import PostgresServer, RedisServer, S3Server
-from serving import CLI, serve
+from serving import CLI, create_user_key, serve
 
 from roadmap_agent.domain.models import LearnerRequest, ReviewDecision, Roadmap
 from roadmap_agent.errors import DatabaseUnavailable
@@ -74,7 +74,13 @@ def test_migrations_run_from_empty_and_are_idempotent(backend: str, pg_server: P
         env = {**os.environ, "DATABASE_URL": url}
     # Three processes starting at once on an empty database (each migrates) must not collide.
     processes = [subprocess.Popen([CLI, "migrate"], env=env, stderr=subprocess.PIPE, text=True) for _ in range(3)]
-    errors = [p.communicate(timeout=60)[1] for p in processes]
+    try:
+        errors = [p.communicate(timeout=60)[1] for p in processes]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
     assert [p.returncode for p in processes] == [0, 0, 0], errors
     asyncio.run(_migrated_once_more(url))
 
@@ -169,8 +175,10 @@ def _collect(client: httpx.Client, task_id: str, stop: str, timeout: float) -> l
 
 def test_events_cross_two_api_processes_through_redis(server_env: dict[str, str], isolated_home: Path) -> None:
     # B re-reads the log only every 60 s: events reaching it within seconds came through Redis.
-    with serve(isolated_home / "a", {**server_env, "ROADMAP_AGENT_STEP_DELAY": "0.4"}) as served_a, \
-         serve(isolated_home / "b", {**server_env, "ROADMAP_AGENT_EVENT_POLL_INTERVAL": "60"}) as served_b:
+    key = create_user_key(server_env)
+    with serve(isolated_home / "a", {**server_env, "ROADMAP_AGENT_STEP_DELAY": "0.4"}, api_key=key) as served_a, \
+         serve(isolated_home / "b", {**server_env, "ROADMAP_AGENT_EVENT_POLL_INTERVAL": "60"},
+               api_key=key) as served_b:
         api_a, api_b = served_a.client, served_b.client
         task_id = api_a.post("/api/v1/roadmaps", json={"goal": GOAL}).json()["task_id"]
         started = time.monotonic()
