@@ -49,7 +49,6 @@ from devservices import PostgresServer, RedisServer, free_port  # scripts/ is no
 
 CLI = str(Path(sys.executable).parent / "roadmap-agent")
 HOST = "127.0.0.1"
-OWNER = "local"  # the API's single owner: B only streams tasks it owns
 GOAL = "I want to become a backend developer in 3 months, I know some Python, 10 hours a week"
 # Inherited variables that would configure the service: dropped so each path runs on exactly its own env.
 CONFIG_PREFIXES = ("DATABASE_URL", "DB_URL", "POSTGRES_", "REDIS_", "S3_", "AWS_", "LLM_", "ROADMAP_AGENT_", "LOG_")
@@ -155,9 +154,10 @@ async def read_stream(connection: ClientConnection, arrivals: list[tuple[float, 
 
 
 async def measure_round(services: Services, port: int, clients: int, events: int) -> Round:
-    task = await services.runner.submit(OWNER, LearnerRequest(goal=GOAL), background=False)  # no run starts
+    user, key = await services.users.create_user("bench")  # B only streams tasks its caller owns
+    task = await services.runner.submit(user.id, LearnerRequest(goal=GOAL), background=False)  # no run starts
     after = (await services.store.events_after(task.task_id, 0))[-1].seq
-    url = f"ws://{HOST}:{port}/api/v1/tasks/{task.task_id}/ws?after={after}"
+    url = f"ws://{HOST}:{port}/api/v1/tasks/{task.task_id}/ws?after={after}&token={key}"
     arrivals: list[list[tuple[float, str]]] = [[] for _ in range(clients)]
     firsts = [asyncio.Event() for _ in range(clients)]
     async with AsyncExitStack() as stack:

@@ -9,24 +9,31 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from rich.table import Table
 
 from roadmap_agent.domain.models import MAX_GOAL_CHARS, Language, LearnerRequest, Level, ReviewDecision, Roadmap
 from roadmap_agent.domain.render import roadmap_to_markdown
-from roadmap_agent.errors import RoadmapAgentError
+from roadmap_agent.errors import RoadmapAgentError, Unauthorized
 from roadmap_agent.events.stream import stream_events
 from roadmap_agent.logging import configure_logging
 from roadmap_agent.services import Services, open_services
 from roadmap_agent.settings import Settings
 from roadmap_agent.store.records import TaskStatus
+from roadmap_agent.store.users import LOCAL_USER_ID, UserStore
 from roadmap_agent.terminal import print_roadmap, progress_line
 
-LOCAL_OWNER = "local"
 app = typer.Typer(help="Personalised learning roadmaps from a goal, through a durable reviewed workflow.",
                   no_args_is_help=True, add_completion=False)
+users_app = typer.Typer(help="Users and API keys: create (the key is shown once), list, revoke.",
+                        no_args_is_help=True)
+app.add_typer(users_app, name="users")
 out = Console()
 err = Console(stderr=True)
 
@@ -36,7 +43,11 @@ LangOption = Annotated[Language | None, typer.Option("--lang", help="Answer lang
 
 
 def _settings(default_level: str = "WARNING") -> Settings:
-    settings = Settings.load()
+    try:
+        settings = Settings.load()
+    except ValidationError as exc:  # the input values are left out: they may be secrets
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+        raise _fail(f"invalid configuration ({problems})", 2) from None
     level = os.environ.get("LOG_LEVEL", default_level)
     configure_logging(level, settings.log_format)
     return settings
@@ -57,8 +68,10 @@ def serve(host: Annotated[str | None, typer.Option(help="Bind address (ROADMAP_A
 
     settings = _settings("INFO")
     _run(_wait_for_database(settings))  # one clear sentence and exit 1 if it never comes up
+    # The protocol-level cap on a WebSocket message; smaller oversize messages get our explanation (routes.py).
+    ws_max_size = max(4 * settings.api.ws_max_message_bytes, 64 * 1024)
     uvicorn.run(create_app(settings), host=host or settings.api.host, port=port or settings.api.port,
-                log_level="warning", timeout_graceful_shutdown=10)
+                log_level="warning", timeout_graceful_shutdown=10, ws_max_size=ws_max_size)
 
 
 async def _wait_for_database(settings: Settings) -> int:
@@ -95,15 +108,9 @@ def check(
     timeout: Annotated[float, typer.Option(min=0.5, max=10, help="Seconds each login/round-trip step may take.")] = 5.0,
 ) -> None:
     """Test each dependency (DNS, TCP, login, round trip) and diagnose failures; exit 1 if a required one is down."""
-    from pydantic import ValidationError
-
     from roadmap_agent.infra.check import print_report, run_check
 
-    try:
-        settings = _settings()
-    except ValidationError as exc:  # the input values are left out: they may be secrets
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise _fail(f"invalid configuration ({problems})", 2) from None
+    settings = _settings()
     report = run_check(settings, strict=strict, step_timeout=timeout)
     if as_json:
         sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n")
@@ -134,7 +141,7 @@ def generate(
 
     async def main() -> int:
         async with open_services(settings) as services:
-            task = await services.runner.submit(LOCAL_OWNER, request, background=False)
+            task = await services.runner.submit(await _owner(services), request, background=False)
             holder["task_id"] = task.task_id
             err.print(f"[dim]task {task.task_id}[/]")
             return await _drive(services, task.task_id, None, as_json=as_json, auto_approve=auto_approve)
@@ -149,7 +156,7 @@ def resume(task_id: str, auto_approve: ApproveOption = False, as_json: JsonOptio
 
     async def main() -> int:
         async with open_services(settings) as services:
-            task = await services.store.get_task(task_id)
+            task = await services.store.get_task(task_id, await _owner(services))
             if task.status.terminal:
                 err.print(f"Task {task_id} is already {task.status.value}.")
                 return await _result(services, task_id, as_json)
@@ -167,7 +174,7 @@ def status(task_id: str) -> None:
 
     async def main() -> int:
         async with open_services(settings) as services:
-            task = await services.store.get_task(task_id)
+            task = await services.store.get_task(task_id, await _owner(services))
             out.print_json(task.model_dump_json(exclude={"request"}))
             return 0
 
@@ -183,6 +190,7 @@ def show(task_id: str,
 
     async def main() -> int:
         async with open_services(settings) as services:
+            await services.store.get_task(task_id, await _owner(services))
             roadmap = await _roadmap_of(services, task_id)
             if roadmap is None:
                 raise _fail(f"task {task_id} has no roadmap yet")
@@ -197,7 +205,79 @@ def show(task_id: str,
     raise typer.Exit(_run(main()))
 
 
+@users_app.command("create")
+def users_create(name: Annotated[str, typer.Argument(help="Who the key is for, e.g. alice.")],
+                 admin: Annotated[bool, typer.Option("--admin", help="May list every user's tasks.")] = False) -> None:
+    """Create a user and print their API key once, on stdout (only its hash is stored)."""
+    settings = _settings()
+
+    async def main() -> int:
+        async with _user_store(settings) as store:
+            user, key = await store.create_user(name, is_admin=admin)
+        sys.stdout.write(key + "\n")
+        err.print(f"Created user {user.name!r} (id {user.id}{', admin' if admin else ''}). The key above is shown "
+                  "only this once: store it now, and send it as 'Authorization: Bearer <key>'.")
+        return 0
+
+    raise typer.Exit(_run(main()))
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """Users and their keys (prefixes only; keys themselves are never stored)."""
+    settings = _settings()
+
+    async def main() -> int:
+        async with _user_store(settings) as store:
+            infos = await store.list_users()
+        table = Table("user id", "name", "admin", "created", "keys (prefix, id, state)")
+        for info in infos:
+            keys = "\n".join(f"{k.prefix}… {k.id} {'revoked' if k.revoked_at else 'active'}" for k in info.keys)
+            table.add_row(info.user.id, info.user.name, "yes" if info.user.is_admin else "",
+                          info.created_at.strftime("%Y-%m-%d %H:%M"), keys or "-")
+        out.print(table)
+        return 0
+
+    raise typer.Exit(_run(main()))
+
+
+@users_app.command("revoke-key")
+def users_revoke_key(key: Annotated[str, typer.Argument(help="The key's id or prefix, from `users list`.")]) -> None:
+    """Revoke one API key: requests with it answer 401 from now on."""
+    settings = _settings()
+
+    async def main() -> int:
+        async with _user_store(settings) as store:
+            info = await store.revoke_key(key)
+        err.print(f"Revoked key {info.prefix}… (id {info.id}) of user {info.user_id}.")
+        return 0
+
+    raise typer.Exit(_run(main()))
+
+
 # -- helpers ---------------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def _user_store(settings: Settings) -> AsyncIterator[UserStore]:
+    from roadmap_agent.infra.database import Database
+    from roadmap_agent.infra.database import migrate as run_migrations
+
+    async with Database.from_settings(settings.database_url(), settings.database) as database:
+        await run_migrations(database)
+        yield UserStore(database)
+
+
+async def _owner(services: Services) -> str:
+    """Who this in-process CLI acts as: the user of ROADMAP_AGENT_API_KEY when set, else the local user."""
+    key = services.settings.api.api_key
+    if key is None or not key.get_secret_value():
+        return LOCAL_USER_ID
+    user = await services.users.authenticate(key.get_secret_value())
+    if user is None:
+        raise Unauthorized("ROADMAP_AGENT_API_KEY is not a valid key for this database (unknown or revoked); "
+                           "unset it to act as the local user, or create one with `roadmap-agent users create`.")
+    return user.id
 
 
 def _run(coro: Any, holder: dict[str, str] | None = None) -> int:

@@ -2,6 +2,9 @@
 
     RoadmapAgentError
     ├── InvalidRequest            400  bad input the caller can fix
+    ├── Unauthorized              401  no API key, or an unknown or revoked one (WWW-Authenticate: Bearer)
+    ├── Forbidden                 403  a valid key asking for something only admins may do
+    ├── RateLimited               429  too many requests for this key (Retry-After)
     ├── NotFound                  404
     │   ├── TaskNotFound
     │   └── RoadmapNotFound
@@ -35,6 +38,22 @@ class RoadmapAgentError(Exception):
 
 class InvalidRequest(RoadmapAgentError):
     code = "invalid_request"
+
+
+class Unauthorized(RoadmapAgentError):
+    code = "unauthorized"
+
+
+class Forbidden(RoadmapAgentError):
+    code = "forbidden"
+
+
+class RateLimited(RoadmapAgentError):
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class NotFound(RoadmapAgentError):

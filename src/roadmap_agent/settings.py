@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_HOME = Path("~/.roadmap-agent")
@@ -175,19 +175,36 @@ class ResilienceSettings(BaseSettings):
 
 
 class ApiSettings(BaseSettings):
+    """The HTTP API: binding, what the CLI sends, and the limits that keep hostile input harmless."""
+
     model_config = _config("ROADMAP_AGENT_")
 
     host: str = "127.0.0.1"
     port: int = 8000
     api_key: SecretStr | None = None
-    max_body_bytes: int = 64 * 1024
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    metrics_public: bool = Field(default=True, description="false: /metrics needs an API key like /api/v1.")
+    # Token bucket per API key on POST /api/v1/roadmaps (in memory, per process): a burst, then a steady rate.
+    create_burst: int = Field(default=10, ge=1)
+    create_per_minute: float = Field(default=30.0, gt=0)
+    # The WebSocket only sends; a client that talks is closed past these limits.
+    ws_max_message_bytes: int = Field(default=4096, ge=1)
+    ws_max_messages_per_minute: int = Field(default=30, ge=0)
+
+
+# Published in docker-compose.dev.yml, devservices defaults, tutorials: never acceptable in production.
+KNOWN_DEV_SECRETS = frozenset({"roadmap-dev", "roadmap-dev-secret", "postgres", "password", "changeme", "secret",
+                               "admin", "minioadmin"})
 
 
 class Settings(BaseSettings):
     """Everything the service reads from its environment."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    # Validation errors never echo input values: they may be secrets.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True,
+                                      hide_input_in_errors=True)
 
+    env: Literal["development", "production"] = Field(default="development", validation_alias="ROADMAP_AGENT_ENV")
     home: Path = Field(default=DEFAULT_HOME, validation_alias="ROADMAP_AGENT_HOME")
     log_format: Literal["json", "console", "auto"] = Field(default="auto", validation_alias="LOG_FORMAT")
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
@@ -197,6 +214,30 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     resilience: ResilienceSettings = Field(default_factory=ResilienceSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+
+    @model_validator(mode="after")
+    def _no_dev_secrets_in_production(self) -> Settings:
+        if self.env != "production":
+            return self
+        for variable, value in self._secrets():
+            if value and value.strip().lower() in KNOWN_DEV_SECRETS:
+                raise ValueError(f"ROADMAP_AGENT_ENV=production refuses the well-known development secret in "
+                                 f"{variable}; set a strong, unique value (the value is not shown).")
+        return self
+
+    def _secrets(self) -> list[tuple[str, str | None]]:
+        """(variable, secret value) for every secret setting, passwords inside URLs included."""
+        def url_password(url: SecretStr | None) -> str | None:
+            return urlsplit(url.get_secret_value()).password if url is not None else None
+
+        def plain(value: SecretStr | None) -> str | None:
+            return value.get_secret_value() if value is not None else None
+
+        return [("DATABASE_URL", url_password(self.database.url)),
+                ("POSTGRES_PASSWORD", plain(self.database.postgres_password)),
+                ("REDIS_URL", url_password(self.redis.url)), ("REDIS_PASSWORD", plain(self.redis.password)),
+                ("AWS_SECRET_ACCESS_KEY", plain(self.storage.secret_access_key)),
+                ("LLM_API_KEY", plain(self.llm.api_key)), ("ROADMAP_AGENT_API_KEY", plain(self.api.api_key))]
 
     @classmethod
     def load(cls, env_file: Path | str | None = ".env", **overrides: Any) -> Settings:
@@ -222,6 +263,10 @@ class Settings(BaseSettings):
 
     def checkpoint_path(self) -> Path:
         return self.data_dir / "checkpoints.db"
+
+    def api_key_file(self) -> Path:
+        """Embedded mode: the local user's API key, created on first run (mode 0600)."""
+        return self.data_dir / "api-key"
 
     def artifacts_dir(self) -> Path:
         return (self.storage.local_dir or self.data_dir / "artifacts").expanduser()

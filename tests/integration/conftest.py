@@ -4,6 +4,7 @@ session-scoped real servers (``pg_server``, ``redis_server``, ``s3_server``) sta
 from __future__ import annotations
 
 import importlib
+import re
 import secrets
 import shutil
 import sys
@@ -36,8 +37,13 @@ def secret(kind: str) -> str:
     return value
 
 
+API_KEY = re.compile(r"rak_[A-Za-z0-9_-]{43}")  # any roadmap-agent API key (store/users.py)
+
+
 def _scan(where: str, text: str) -> None:
     _LEAKS.extend(f"{where}: contains the {value.split('-')[0]} password" for value in SECRETS if value in text)
+    if API_KEY.search(text):
+        _LEAKS.append(f"{where}: contains an API key")
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

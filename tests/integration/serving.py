@@ -14,7 +14,39 @@ from pathlib import Path
 import httpx
 from devservices import free_port
 
+from roadmap_agent.settings import Settings
+from roadmap_agent.store.users import KEY_FILE_NAME, read_key_file
+
 CLI = str(Path(sys.executable).parent / "roadmap-agent")
+
+
+class ApiKeyAuth(httpx.Auth):
+    """Sends ``key``, or the embedded key the server writes to ``home/api-key`` on first run (read lazily)."""
+
+    def __init__(self, home: Path, key: str | None) -> None:
+        self.home, self.key = home, key
+
+    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+        key = self.key or read_key_file(self.home / KEY_FILE_NAME)
+        if key and "authorization" not in request.headers:
+            request.headers["Authorization"] = f"Bearer {key}"
+        yield request
+
+
+def local_key(settings: Settings) -> str:
+    """The embedded local user's key, which the service writes on first start."""
+    key = read_key_file(settings.api_key_file())
+    assert key, "the service did not create the embedded API key"
+    return key
+
+
+def create_user_key(env: dict[str, str], name: str = "tester", *, admin: bool = False) -> str:
+    """`roadmap-agent users create NAME` against ``env``'s database: the key it printed."""
+    command = [CLI, "users", "create", name, *(["--admin"] if admin else [])]
+    done = subprocess.run(command, env={**os.environ, **env}, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
 
 
 @dataclass
@@ -29,13 +61,16 @@ class Served:
 
 @contextmanager
 def serve(home: Path, env: dict[str, str] | None = None, *, wait_live: bool = True,
-          timeout: float = 30) -> Iterator[Served]:
-    """Start `serve` on a free port with ROADMAP_AGENT_HOME=home; stopped (SIGTERM, then SIGKILL) at the end."""
+          timeout: float = 30, api_key: str | None = None) -> Iterator[Served]:
+    """Start `serve` on a free port with ROADMAP_AGENT_HOME=home; stopped (SIGTERM, then SIGKILL) at the end.
+
+    The client sends ``api_key``, or (embedded) the local key the server created in ``home``."""
     port = free_port()
     home.mkdir(parents=True, exist_ok=True)
     log_path = home.parent / f"serve-{port}.log"
     full_env = {**os.environ, "ROADMAP_AGENT_HOME": str(home), "LOG_FORMAT": "json", **(env or {})}
-    with log_path.open("wb") as log, httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+    with log_path.open("wb") as log, httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10,
+                                           auth=ApiKeyAuth(home, api_key)) as client:
         process = subprocess.Popen([CLI, "serve", "--port", str(port)], env=full_env, stdout=log,
                                    stderr=subprocess.STDOUT)
         try:

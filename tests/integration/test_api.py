@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from serving import local_key
 
 from roadmap_agent.api.app import create_app
 from roadmap_agent.settings import Settings
@@ -19,6 +20,7 @@ GOAL = "I want to become a backend developer in 3 months, I know some Python, 10
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as test_client:
+        test_client.headers["Authorization"] = f"Bearer {local_key(settings)}"
         yield test_client
 
 

@@ -29,7 +29,7 @@ from roadmap_agent.store.records import TaskStatus
 pytestmark = pytest.mark.integration
 
 GOAL = "I want to become a backend developer in 3 months, I know some Python, 10 hours a week"
-TABLES = {"tasks", "roadmaps", "review_decisions", "task_events", "alembic_version"}
+TABLES = {"tasks", "roadmaps", "review_decisions", "task_events", "users", "api_keys", "alembic_version"}
 
 
 @pytest.fixture
@@ -90,7 +90,7 @@ async def _migrated_once_more(url: str) -> None:
         assert TABLES <= await _tables(database)
         await migrate(database)  # once more: nothing to do
         version = await database.run(lambda conn: conn.execute(sa.text("SELECT version_num FROM alembic_version")))
-        assert version.scalar_one() == "0001"
+        assert version.scalar_one() == "0002"  # the head revision
 
 
 async def test_full_workflow_with_review_on_postgres_and_s3(server_services: Services, server_env: dict[str, str],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from roadmap_agent.settings import Settings, redact_url
 
@@ -70,3 +71,32 @@ def test_secrets_are_not_in_reprs(monkeypatch: pytest.MonkeyPatch) -> None:
 )
 def test_redact_url(url: str, shown: str) -> None:
     assert redact_url(url) == shown
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("DATABASE_URL", "postgresql+psycopg://roadmap:roadmap-dev@db:5432/roadmap_agent"),
+    ("POSTGRES_PASSWORD", "postgres"),
+    ("REDIS_URL", "redis://:changeme@cache:6379/0"),
+    ("REDIS_PASSWORD", "password"),
+    ("AWS_SECRET_ACCESS_KEY", "roadmap-dev-secret"),
+    ("LLM_API_KEY", "changeme"),
+])
+def test_production_refuses_known_dev_secrets_naming_the_variable_not_the_value(
+        monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
+    monkeypatch.setenv(variable, value)
+    assert Settings.load(env_file=None).env == "development"  # fine for local work
+    monkeypatch.setenv("ROADMAP_AGENT_ENV", "production")
+    if variable == "POSTGRES_PASSWORD":
+        monkeypatch.setenv("POSTGRES_HOST", "db.example")
+    with pytest.raises(ValidationError) as refused:
+        Settings.load(env_file=None)
+    message = str(refused.value)
+    assert variable in message and "production" in message
+    secret = value.split(":")[-1].split("@")[0] if "://" in value else value
+    assert secret not in message.replace("ROADMAP_AGENT_ENV=production", "")
+
+
+def test_production_accepts_strong_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROADMAP_AGENT_ENV", "production")
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://roadmap:Xq7-long-random-3f9a@db:5432/roadmap_agent")
+    assert Settings.load(env_file=None).env == "production"

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from roadmap_agent import __version__
+from roadmap_agent.api.auth import RateLimiter, authenticate
 from roadmap_agent.api.errors import error_body, install_error_handlers
 from roadmap_agent.api.routes import router
 from roadmap_agent.metrics import CONTENT_TYPE
@@ -27,6 +28,7 @@ def create_app(settings: Settings) -> FastAPI:
                   description="Personalised learning roadmaps through a durable, reviewed workflow.")
     install_error_handlers(app)
     app.include_router(router)
+    app.state.create_limiter = RateLimiter(settings.api.create_burst, settings.api.create_per_minute)
     limit = settings.api.max_body_bytes
 
     @app.middleware("http")
@@ -54,6 +56,8 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/metrics", tags=["health"])
     async def metrics(request: Request) -> Response:
         services: Services = request.app.state.services
+        if not settings.api.metrics_public:  # ROADMAP_AGENT_METRICS_PUBLIC=false: a key, like /api/v1
+            await authenticate(services, request.headers.get("authorization"))
         return Response(services.metrics.render(), media_type=CONTENT_TYPE)
 
     return app

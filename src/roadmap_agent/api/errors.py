@@ -16,9 +16,12 @@ from roadmap_agent.errors import (
     ConfigurationError,
     Conflict,
     DependencyUnavailable,
+    Forbidden,
     InvalidRequest,
     NotFound,
+    RateLimited,
     RoadmapAgentError,
+    Unauthorized,
 )
 from roadmap_agent.logging import get_logger
 
@@ -26,6 +29,9 @@ log = get_logger(__name__)
 
 STATUS_BY_ERROR: list[tuple[type[RoadmapAgentError], int]] = [
     (InvalidRequest, 400),
+    (Unauthorized, 401),
+    (Forbidden, 403),
+    (RateLimited, 429),
     (NotFound, 404),
     (Conflict, 409),
     (DependencyUnavailable, 503),
@@ -45,6 +51,10 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RoadmapAgentError)  # noqa: S101 - registered for this type only
     status = status_for(exc)
     headers = {"Retry-After": "5"} if status == 503 else None
+    if isinstance(exc, Unauthorized):
+        headers = {"WWW-Authenticate": 'Bearer realm="roadmap-agent"'}
+    elif isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(exc.retry_after)}
     return JSONResponse(error_body(exc.code, exc.message), status_code=status, headers=headers)
 
 
@@ -65,7 +75,8 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for this type only
-    code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(exc.status_code, "http_error")
+    code = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
+            413: "payload_too_large"}.get(exc.status_code, "http_error")
     return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
                         headers=getattr(exc, "headers", None))
 

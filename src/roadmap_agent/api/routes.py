@@ -1,14 +1,24 @@
-"""The v1 routes. Handlers are thin: parse, call the runner/store, shape the answer; errors map in errors.py."""
+"""The v1 routes. Handlers are thin: parse, call the runner/store, shape the answer; errors map in errors.py.
+
+Every route needs an API key (auth.py) and is scoped to its user: another user's id answers 404, never 403, so
+ids cannot be probed.
+"""
 
 from __future__ import annotations
 
 import json
+import time
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
+import anyio
 from fastapi import APIRouter, Depends, Header, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
+from roadmap_agent.api.auth import RateLimiter, UserDep, websocket_user
+from roadmap_agent.api.errors import error_body
 from roadmap_agent.api.schemas import (
     CreateRoadmapBody,
     ReviewBody,
@@ -19,14 +29,17 @@ from roadmap_agent.api.schemas import (
 )
 from roadmap_agent.domain.models import ReviewDecision, Roadmap
 from roadmap_agent.domain.render import roadmap_to_markdown
-from roadmap_agent.errors import InvalidRequest, NotFound, RoadmapAgentError
+from roadmap_agent.errors import Forbidden, InvalidRequest, NotFound, RoadmapAgentError, Unauthorized
 from roadmap_agent.events.stream import stream_events
 from roadmap_agent.services import Services
+from roadmap_agent.settings import ApiSettings
 from roadmap_agent.store.records import Event
 
 router = APIRouter(prefix="/api/v1")
-LOCAL_OWNER = "local"
 SSE_HEARTBEAT = ": keep-alive\n\n"
+# WebSocket close codes: 4xxx mirror the HTTP status; 1008/1009 are the standard policy/size violations.
+WS_CLOSE_UNAUTHORIZED, WS_CLOSE_NOT_FOUND, WS_CLOSE_INVALID = 4401, 4404, 4400
+WS_CLOSE_POLICY, WS_CLOSE_TOO_BIG = 1008, 1009
 
 
 def get_services(request: Request) -> Services:
@@ -35,38 +48,43 @@ def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
+# Ids are ours (hex task ids, "rm-<task id>" roadmap ids): anything else is refused before it reaches a query.
+ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,80}$"
+TaskId = Annotated[str, PathParam(pattern=ID_PATTERN, description="A task id from POST /api/v1/roadmaps.")]
+RoadmapId = Annotated[str, PathParam(pattern=ID_PATTERN, description="A roadmap id from a completed task.")]
 
 
-def current_owner() -> str:
-    # One owner until users and API keys arrive (issue 7); every query is already scoped by owner.
-    return LOCAL_OWNER
-
-
-OwnerDep = Annotated[str, Depends(current_owner)]
-
-
-@router.post("/roadmaps", status_code=202, response_model=TaskCreated, summary="Start building a roadmap")
-async def create_roadmap(body: CreateRoadmapBody, services: ServicesDep, owner: OwnerDep,
+@router.post("/roadmaps", status_code=202, response_model=TaskCreated, summary="Start building a roadmap",
+             description="Rate limited per API key (429 with Retry-After past ROADMAP_AGENT_CREATE_BURST / "
+                         "ROADMAP_AGENT_CREATE_PER_MINUTE).")
+async def create_roadmap(user: UserDep, body: CreateRoadmapBody, request: Request, services: ServicesDep,
                          idempotency_key: Annotated[str | None, Header(max_length=255)] = None) -> TaskCreated:
-    task = await services.runner.submit(owner, body.to_request(), idempotency_key)
+    limiter: RateLimiter = request.app.state.create_limiter
+    limiter.take(user.key_id or user.id)
+    task = await services.runner.submit(user.id, body.to_request(), idempotency_key)
     return TaskCreated(task_id=task.task_id, status=task.status, links=links_for(task.task_id))
 
 
-@router.get("/tasks", response_model=TaskPage, summary="My tasks, newest first")
-async def list_tasks(services: ServicesDep, owner: OwnerDep, limit: Annotated[int, Query(ge=1, le=100)] = 20,
-                     offset: Annotated[int, Query(ge=0)] = 0) -> TaskPage:
-    tasks, total = await services.store.list_tasks(owner, limit, offset)
+@router.get("/tasks", response_model=TaskPage, summary="My tasks, newest first",
+            description="With an admin key, `?all=true` lists every user's tasks.")
+async def list_tasks(user: UserDep, services: ServicesDep, limit: Annotated[int, Query(ge=1, le=100)] = 20,
+                     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+                     all: Annotated[bool, Query(description="Every user's tasks (admin keys only).")] = False,
+                     ) -> TaskPage:
+    if all and not user.is_admin:
+        raise Forbidden("Only admin keys can list every user's tasks (?all=true); leave it out to list yours.")
+    tasks, total = await services.store.list_tasks(None if all else user.id, limit, offset)
     return TaskPage(items=[TaskView.of(t) for t in tasks], total=total, limit=limit, offset=offset)
 
 
 @router.get("/tasks/{task_id}", response_model=TaskView)
-async def get_task(task_id: str, services: ServicesDep, owner: OwnerDep) -> TaskView:
-    return TaskView.of(await services.store.get_task(task_id, owner))
+async def get_task(user: UserDep, task_id: TaskId, services: ServicesDep) -> TaskView:
+    return TaskView.of(await services.store.get_task(task_id, user.id))
 
 
 @router.get("/tasks/{task_id}/roadmap", summary="The draft under review, or the final roadmap")
-async def task_roadmap(task_id: str, services: ServicesDep, owner: OwnerDep) -> JSONResponse:
-    task = await services.store.get_task(task_id, owner)
+async def task_roadmap(user: UserDep, task_id: TaskId, services: ServicesDep) -> JSONResponse:
+    task = await services.store.get_task(task_id, user.id)
     if task.roadmap_id:
         return JSONResponse(await services.store.get_roadmap(task.roadmap_id))
     draft = await services.store.draft_roadmap(task_id)
@@ -77,25 +95,25 @@ async def task_roadmap(task_id: str, services: ServicesDep, owner: OwnerDep) -> 
 
 
 @router.post("/tasks/{task_id}/review", status_code=202, response_model=TaskView)
-async def review(task_id: str, body: ReviewBody, services: ServicesDep, owner: OwnerDep) -> TaskView:
+async def review(user: UserDep, task_id: TaskId, body: ReviewBody, services: ServicesDep) -> TaskView:
     decision = ReviewDecision(approved=body.approved, feedback=body.feedback)
-    return TaskView.of(await services.runner.review(task_id, decision, owner))
+    return TaskView.of(await services.runner.review(task_id, decision, user.id))
 
 
 @router.post("/tasks/{task_id}/cancel", status_code=202, response_model=TaskView)
-async def cancel(task_id: str, services: ServicesDep, owner: OwnerDep) -> TaskView:
-    return TaskView.of(await services.runner.cancel(task_id, owner))
+async def cancel(user: UserDep, task_id: TaskId, services: ServicesDep) -> TaskView:
+    return TaskView.of(await services.runner.cancel(task_id, user.id))
 
 
 @router.post("/tasks/{task_id}/retry", status_code=202, response_model=TaskView)
-async def retry(task_id: str, services: ServicesDep, owner: OwnerDep) -> TaskView:
-    return TaskView.of(await services.runner.retry(task_id, owner))
+async def retry(user: UserDep, task_id: TaskId, services: ServicesDep) -> TaskView:
+    return TaskView.of(await services.runner.retry(task_id, user.id))
 
 
 @router.get("/roadmaps/{roadmap_id}", summary="A final roadmap as JSON or Markdown")
-async def get_roadmap(roadmap_id: str, services: ServicesDep, owner: OwnerDep,
+async def get_roadmap(user: UserDep, roadmap_id: RoadmapId, services: ServicesDep,
                       format: Literal["json", "markdown"] = "json") -> Response:
-    body = await services.store.get_roadmap(roadmap_id, owner)
+    body = await services.store.get_roadmap(roadmap_id, user.id)
     if format == "markdown":
         return PlainTextResponse(roadmap_to_markdown(Roadmap.model_validate(body)), media_type="text/markdown")
     return JSONResponse(body)
@@ -119,10 +137,10 @@ def _sse(event: Event) -> str:
 
 
 @router.get("/tasks/{task_id}/events", summary="Server-sent events; replays after Last-Event-ID or ?after=N")
-async def sse_events(task_id: str, request: Request, services: ServicesDep, owner: OwnerDep,
+async def sse_events(user: UserDep, task_id: TaskId, request: Request, services: ServicesDep,
                      after: Annotated[int | None, Query(ge=0)] = None,
                      last_event_id: Annotated[str | None, Header()] = None) -> StreamingResponse:
-    await services.store.get_task(task_id, owner)
+    await services.store.get_task(task_id, user.id)
     start = _after(after, last_event_id)
     poll = services.settings.resilience.event_poll_interval
 
@@ -138,16 +156,41 @@ async def sse_events(task_id: str, request: Request, services: ServicesDep, owne
 
 
 @router.websocket("/tasks/{task_id}/ws")
-async def ws_events(websocket: WebSocket, task_id: str, after: int = 0) -> None:
+async def ws_events(websocket: WebSocket, task_id: TaskId, after: int = 0) -> None:
+    """Events over a WebSocket. Authenticate with the Authorization header or ``?token=<key>`` (browsers cannot
+    set headers). The server only sends: a client message larger or more frequent than the limits closes it."""
     services: Services = websocket.app.state.services
     await websocket.accept()
     try:
-        await services.store.get_task(task_id, current_owner())
+        user = await websocket_user(websocket)
+        await services.store.get_task(task_id, user.id)
         start = _after(after, None)
     except RoadmapAgentError as exc:
-        await websocket.send_text(json.dumps({"error": {"code": exc.code, "message": exc.message}}))
-        await websocket.close(code=4404 if isinstance(exc, NotFound) else 4400)
+        await websocket.send_text(json.dumps(error_body(exc.code, exc.message)))
+        code = (WS_CLOSE_UNAUTHORIZED if isinstance(exc, Unauthorized)
+                else WS_CLOSE_NOT_FOUND if isinstance(exc, NotFound) else WS_CLOSE_INVALID)
+        await websocket.close(code=code)
         return
+    violations: list[tuple[int, str]] = []
+    async with anyio.create_task_group() as group:  # whichever ends first (stream done, client left) stops both
+
+        async def send() -> None:
+            await _send_events(websocket, services, task_id, start)
+            group.cancel_scope.cancel()
+
+        async def guard() -> None:
+            violation = await _guard_incoming(websocket, services.settings.api)
+            violations.extend([violation] if violation else [])
+            group.cancel_scope.cancel()
+
+        group.start_soon(send)
+        group.start_soon(guard)
+    for code, reason in violations:
+        await websocket.send_text(json.dumps(error_body("policy_violation", reason)))
+        await websocket.close(code=code, reason=reason[:120])
+
+
+async def _send_events(websocket: WebSocket, services: Services, task_id: str, start: int) -> None:
     try:
         async for event in stream_events(task_id, start, services.store, services.bus,
                                          services.settings.resilience.event_poll_interval):
@@ -155,3 +198,23 @@ async def ws_events(websocket: WebSocket, task_id: str, after: int = 0) -> None:
         await websocket.close(code=1000)
     except WebSocketDisconnect:
         return
+
+
+async def _guard_incoming(websocket: WebSocket, limits: ApiSettings) -> tuple[int, str] | None:
+    """Read what the client sends (nothing is expected); None when it leaves, else (close code, reason)."""
+    recent: deque[float] = deque()
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return None
+        size = len(message.get("text") or "") + len(message.get("bytes") or b"")
+        if size > limits.ws_max_message_bytes:
+            return WS_CLOSE_TOO_BIG, (f"Message of {size} bytes is over the {limits.ws_max_message_bytes}-byte "
+                                      "limit; this WebSocket only sends events, it needs no messages.")
+        now = time.monotonic()
+        recent.append(now)
+        while recent and recent[0] < now - 60:
+            recent.popleft()
+        if len(recent) > limits.ws_max_messages_per_minute:
+            return WS_CLOSE_POLICY, (f"More than {limits.ws_max_messages_per_minute} messages a minute; this "
+                                     "WebSocket only sends events, it needs no messages.")

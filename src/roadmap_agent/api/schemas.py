@@ -18,6 +18,17 @@ from roadmap_agent.domain.models import (
 from roadmap_agent.store.records import TaskRecord, TaskStatus
 
 
+def storable_text(value: str) -> str:
+    """Refuse what PostgreSQL cannot store (NUL, lone surrogates): a clear 422 instead of a database error."""
+    if "\x00" in value:
+        raise ValueError("text must not contain NUL (\\u0000) characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text must be valid Unicode (it contains a lone surrogate)") from None
+    return value
+
+
 class CreateRoadmapBody(BaseModel):
     goal: str = Field(min_length=1, max_length=MAX_GOAL_CHARS,
                       description="What the learner wants, in English or Chinese.",
@@ -35,6 +46,7 @@ class CreateRoadmapBody(BaseModel):
     @field_validator("goal")
     @classmethod
     def _goal_has_text(cls, value: str) -> str:
+        storable_text(value)
         if not value.strip():
             raise ValueError("goal is empty; describe what you want to learn, e.g. 'become a data analyst in 6 months'")
         return value.strip()
@@ -44,7 +56,7 @@ class CreateRoadmapBody(BaseModel):
     def _short_skills(cls, value: list[str]) -> list[str]:
         if any(len(s) > 100 for s in value):
             raise ValueError("each known skill must be at most 100 characters")
-        return value
+        return [storable_text(s) for s in value]
 
     def to_request(self) -> LearnerRequest:
         return LearnerRequest.model_validate(self.model_dump())
@@ -56,6 +68,11 @@ class ReviewBody(BaseModel):
                                  examples=["skip Docker, add Kubernetes, make it 8 weeks"])
 
     model_config = {"extra": "forbid"}
+
+    @field_validator("feedback")
+    @classmethod
+    def _storable_feedback(cls, value: str | None) -> str | None:
+        return None if value is None else storable_text(value)
 
 
 class TaskLinks(BaseModel):
@@ -75,6 +92,7 @@ class TaskCreated(BaseModel):
 
 class TaskView(BaseModel):
     task_id: str
+    owner: str
     status: TaskStatus
     current_step: str | None
     intent: dict[str, Any] | None
@@ -87,7 +105,8 @@ class TaskView(BaseModel):
 
     @classmethod
     def of(cls, task: TaskRecord) -> TaskView:
-        return cls(task_id=task.task_id, status=task.status, current_step=task.current_step, intent=task.intent,
+        return cls(task_id=task.task_id, owner=task.owner, status=task.status, current_step=task.current_step,
+                   intent=task.intent,
                    roadmap_id=task.roadmap_id, error=task.error, review_round=task.review_round,
                    created_at=task.created_at, updated_at=task.updated_at, links=links_for(task.task_id))
 

@@ -3,7 +3,8 @@
 The subscription opens *before* the replay, so nothing published in between is lost; live events at or below
 the last delivered sequence are dropped, and a jump in sequence (a dropped publish, a full queue, a dead
 bus) is filled from the log. When the bus is quiet the log is re-read every ``poll_interval`` seconds, so a
-missing fast path costs latency, never events. The stream ends after a terminal event.
+missing fast path costs latency, never events. The stream ends after a terminal event, or at once when the
+task has finished and nothing is left after ``after``.
 """
 
 from __future__ import annotations
@@ -23,11 +24,17 @@ async def stream_events(task_id: str, after: int, store: TaskStore, bus: EventBu
     async with bus.subscribe(task_id) as queue:
         while True:
             if read_log:
-                for event in await store.events_after(task_id, last):
+                # Status first, then the log: a task already finished with nothing after ``last`` (a client
+                # asking for ?after= past the end) ends the stream instead of waiting forever.
+                finished = (await store.get_task(task_id)).status.terminal
+                events = await store.events_after(task_id, last)
+                for event in events:
                     yield event
                     last = event.seq
                     if event.terminal:
                         return
+                if finished and not events:
+                    return
             try:
                 live = await asyncio.wait_for(queue.get(), timeout=poll_interval)
             except TimeoutError:

@@ -71,10 +71,13 @@ class TaskStore:
             raise TaskNotFound(task_id)
         return _task(row)
 
-    async def list_tasks(self, owner: str, limit: int, offset: int) -> tuple[list[TaskRecord], int]:
-        query = (sa.select(*_TASK_COLUMNS).where(tasks.c.owner == owner)
-                 .order_by(tasks.c.created_at.desc(), tasks.c.id).limit(limit).offset(offset))
-        count = sa.select(sa.func.count()).select_from(tasks).where(tasks.c.owner == owner)
+    async def list_tasks(self, owner: str | None, limit: int, offset: int) -> tuple[list[TaskRecord], int]:
+        """One owner's tasks, newest first (every owner's when ``owner`` is None: admins only)."""
+        query = (sa.select(*_TASK_COLUMNS).order_by(tasks.c.created_at.desc(), tasks.c.id).limit(limit)
+                 .offset(offset))
+        count = sa.select(sa.func.count()).select_from(tasks)
+        if owner is not None:
+            query, count = query.where(tasks.c.owner == owner), count.where(tasks.c.owner == owner)
 
         async def work(conn: AsyncConnection) -> tuple[list[TaskRecord], int]:
             rows = (await conn.execute(query)).all()
