@@ -190,6 +190,10 @@ class ApiSettings(BaseSettings):
     # The WebSocket only sends; a client that talks is closed past these limits.
     ws_max_message_bytes: int = Field(default=4096, ge=1)
     ws_max_messages_per_minute: int = Field(default=30, ge=0)
+    # Text and page limits; they can only tighten the hard caps of the API schema (2000 characters, 100 items).
+    max_goal_chars: int = Field(default=2000, ge=20, le=2000)
+    max_feedback_chars: int = Field(default=2000, ge=20, le=2000)
+    max_page_size: int = Field(default=100, ge=1, le=100)
 
 
 # Published in docker-compose.dev.yml, devservices defaults, tutorials: never acceptable in production.

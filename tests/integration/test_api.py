@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -167,3 +168,20 @@ def test_docs_and_health(client: TestClient) -> None:
     assert client.get("/health/live").json() == {"status": "ok"}
     ready = client.get("/health/ready")
     assert ready.status_code == 200 and ready.json()["mode"] == "embedded"
+
+
+def test_operators_can_tighten_text_and_page_limits(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROADMAP_AGENT_MAX_GOAL_CHARS", "40")
+    monkeypatch.setenv("ROADMAP_AGENT_MAX_FEEDBACK_CHARS", "20")
+    monkeypatch.setenv("ROADMAP_AGENT_MAX_PAGE_SIZE", "5")
+    settings = Settings.load(env_file=None)
+    with TestClient(create_app(settings)) as client:
+        client.headers["Authorization"] = f"Bearer {local_key(settings)}"
+        long_goal = client.post("/api/v1/roadmaps", json={"goal": "learn python " * 5})
+        assert long_goal.status_code == 400 and "goal: at most 40 characters" in long_goal.json()["error"]["message"]
+        assert client.get("/api/v1/tasks", params={"limit": 6}).status_code == 400
+        task_id = client.post("/api/v1/roadmaps", json={"goal": "learn SQL"}).json()["task_id"]
+        _wait_for(client, task_id, "human_review_pending")
+        feedback = client.post(f"/api/v1/tasks/{task_id}/review", json={"approved": False, "feedback": "x" * 21})
+        assert feedback.status_code == 400 and "feedback: at most 20" in feedback.json()["error"]["message"]
+        assert client.get(f"/api/v1/tasks/{task_id}").json()["status"] == "human_review_pending"  # nothing decided

@@ -59,6 +59,7 @@ RoadmapId = Annotated[str, PathParam(pattern=ID_PATTERN, description="A roadmap 
                          "ROADMAP_AGENT_CREATE_PER_MINUTE).")
 async def create_roadmap(user: UserDep, body: CreateRoadmapBody, request: Request, services: ServicesDep,
                          idempotency_key: Annotated[str | None, Header(max_length=255)] = None) -> TaskCreated:
+    _within(len(body.goal), services.settings.api.max_goal_chars, "goal")
     limiter: RateLimiter = request.app.state.create_limiter
     limiter.take(user.key_id or user.id)
     task = await services.runner.submit(user.id, body.to_request(), idempotency_key)
@@ -71,6 +72,7 @@ async def list_tasks(user: UserDep, services: ServicesDep, limit: Annotated[int,
                      offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
                      all: Annotated[bool, Query(description="Every user's tasks (admin keys only).")] = False,
                      ) -> TaskPage:
+    _within(limit, services.settings.api.max_page_size, "limit", unit="items")
     if all and not user.is_admin:
         raise Forbidden("Only admin keys can list every user's tasks (?all=true); leave it out to list yours.")
     tasks, total = await services.store.list_tasks(None if all else user.id, limit, offset)
@@ -96,6 +98,7 @@ async def task_roadmap(user: UserDep, task_id: TaskId, services: ServicesDep) ->
 
 @router.post("/tasks/{task_id}/review", status_code=202, response_model=TaskView)
 async def review(user: UserDep, task_id: TaskId, body: ReviewBody, services: ServicesDep) -> TaskView:
+    _within(len(body.feedback or ""), services.settings.api.max_feedback_chars, "feedback")
     decision = ReviewDecision(approved=body.approved, feedback=body.feedback)
     return TaskView.of(await services.runner.review(task_id, decision, user.id))
 
@@ -117,6 +120,12 @@ async def get_roadmap(user: UserDep, roadmap_id: RoadmapId, services: ServicesDe
     if format == "markdown":
         return PlainTextResponse(roadmap_to_markdown(Roadmap.model_validate(body)), media_type="text/markdown")
     return JSONResponse(body)
+
+
+def _within(size: int, limit: int, field: str, unit: str = "characters") -> None:
+    """Operator-configured limits (ROADMAP_AGENT_MAX_*), tighter than the schema's hard caps."""
+    if size > limit:
+        raise InvalidRequest(f"{field}: at most {limit} {unit} on this server, got {size}.")
 
 
 def _after(after: int | None, last_event_id: str | None) -> int:
