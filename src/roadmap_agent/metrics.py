@@ -26,6 +26,10 @@ class Metrics:
                                       registry=self.registry)
         self.step_duration = Histogram("roadmap_step_duration_seconds", "Duration of one workflow step.",
                                        ["step"], buckets=STEP_BUCKETS, registry=self.registry)
+        self.event_deliveries = Counter("roadmap_event_deliveries_total",
+                                        "Events sent to SSE/WebSocket clients, by path: replay (catching up), "
+                                        "live (fast path) or log_fallback (the fast path missed it).",
+                                        ["path"], registry=self.registry)
         self.event_publishes = Counter("roadmap_event_publishes_total",
                                        "Event fan-out publishes: ok, failed or dropped (the durable log covers both).",
                                        ["result"], registry=self.registry)

@@ -176,7 +176,9 @@ def test_metrics_count_runs_steps_and_dependencies(isolated_home: Path) -> None:
                for _ in range(2)]
         for task_id in ids:
             _wait_status(client, task_id, "completed")
+        replayed = len(_sse(client, ids[0]))
         text = client.get("/metrics").text
+        assert f'roadmap_event_deliveries_total{{path="replay"}} {float(replayed)}' in text
         assert "roadmap_runs_started_total 2.0" in text
         assert 'roadmap_runs_finished_total{status="completed"} 2.0' in text
         assert 'roadmap_step_duration_seconds_count{step="curriculum_design"} 2.0' in text

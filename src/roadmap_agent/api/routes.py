@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Literal
 
 import anyio
@@ -128,6 +128,10 @@ def _within(size: int, limit: int, field: str, unit: str = "characters") -> None
         raise InvalidRequest(f"{field}: at most {limit} {unit} on this server, got {size}.")
 
 
+def _count(services: Services) -> Callable[[str], None]:
+    return lambda path: services.metrics.event_deliveries.labels(path=path).inc()
+
+
 def _after(after: int | None, last_event_id: str | None) -> int:
     raw = after if after is not None else last_event_id
     if raw is None or raw == "":
@@ -155,7 +159,7 @@ async def sse_events(user: UserDep, task_id: TaskId, request: Request, services:
 
     async def body() -> AsyncIterator[str]:
         yield "retry: 2000\n\n"
-        async for event in stream_events(task_id, start, services.store, services.bus, poll):
+        async for event in stream_events(task_id, start, services.store, services.bus, poll, _count(services)):
             yield _sse(event)
             if await request.is_disconnected():
                 return
@@ -202,7 +206,7 @@ async def ws_events(websocket: WebSocket, task_id: TaskId, after: int = 0) -> No
 async def _send_events(websocket: WebSocket, services: Services, task_id: str, start: int) -> None:
     try:
         async for event in stream_events(task_id, start, services.store, services.bus,
-                                         services.settings.resilience.event_poll_interval):
+                                         services.settings.resilience.event_poll_interval, _count(services)):
             await websocket.send_text(event.model_dump_json())
         await websocket.close(code=1000)
     except WebSocketDisconnect:

@@ -10,7 +10,7 @@ task has finished and nothing is left after ``after``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from roadmap_agent.events.bus import EventBus
 from roadmap_agent.store.records import Event
@@ -18,9 +18,12 @@ from roadmap_agent.store.repository import TaskStore
 
 
 async def stream_events(task_id: str, after: int, store: TaskStore, bus: EventBus,
-                        poll_interval: float = 1.0) -> AsyncIterator[Event]:
+                        poll_interval: float = 1.0, count: Callable[[str], None] | None = None) -> AsyncIterator[Event]:
+    """``count(path)`` is told how each event was delivered: "replay", "live", or "log_fallback" (missed live)."""
     last = after
     read_log = True
+    path = "replay"
+    tally = count or (lambda _path: None)
     async with bus.subscribe(task_id) as queue:
         while True:
             if read_log:
@@ -29,12 +32,14 @@ async def stream_events(task_id: str, after: int, store: TaskStore, bus: EventBu
                 finished = (await store.get_task(task_id)).status.terminal
                 events = await store.events_after(task_id, last)
                 for event in events:
+                    tally(path)
                     yield event
                     last = event.seq
                     if event.terminal:
                         return
                 if finished and not events:
                     return
+                path = "log_fallback"
             try:
                 live = await asyncio.wait_for(queue.get(), timeout=poll_interval)
             except TimeoutError:
@@ -42,6 +47,7 @@ async def stream_events(task_id: str, after: int, store: TaskStore, bus: EventBu
                 continue
             read_log = live.seq > last + 1  # a gap: fill it from the log
             if live.seq == last + 1:
+                tally("live")
                 yield live
                 last = live.seq
                 if live.terminal:
