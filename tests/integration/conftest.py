@@ -112,3 +112,15 @@ def s3_server(dev_services_installed: None, tmp_path_factory: pytest.TempPathFac
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def dedicated_redis(dev_services_installed: None, tmp_path: Path) -> Iterator[Any]:
+    """A Redis of the test's own (no password), for tests that pause, kill or restart it."""
+    server = devservices.RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.resume()
+        server.stop()

@@ -45,17 +45,6 @@ def dedicated_pg() -> Iterator[PostgresServer]:
         server.stop()
 
 
-@pytest.fixture
-def dedicated_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.resume()
-        server.stop()
-
-
 def test_database_down_at_startup_then_up_becomes_ready_without_restart(dedicated_pg: PostgresServer,
                                                                          isolated_home: Path) -> None:
     env = {"DATABASE_URL": dedicated_pg.url(), "ROADMAP_AGENT_STARTUP_MAX_DELAY": "1"}

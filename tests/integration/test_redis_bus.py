@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -29,15 +29,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    """A Redis of this test's own (overrides the shared session server): these tests pause and kill it."""
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.resume()
-        server.stop()
+def redis_server(dedicated_redis: RedisServer) -> RedisServer:
+    """Overrides the shared session server: these tests pause and kill theirs."""
+    return dedicated_redis
 
 
 def fast_settings(**overrides: float) -> RedisSettings:
