@@ -45,7 +45,3 @@ def _week(number: int, concept_ids: list[str], hours: float) -> ScheduleWeek:
 
 def weeks_needed(total_hours: float, hours_per_week: int) -> int:
     return max(1, math.ceil(total_hours / hours_per_week - _EPSILON))
-
-
-def scheduled_hours(schedule: Sequence[ScheduleWeek]) -> float:
-    return sum(week.hours for week in schedule)
