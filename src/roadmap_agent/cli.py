@@ -84,6 +84,28 @@ async def _wait_for_database(settings: Settings) -> int:
 
 
 @app.command()
+def worker(concurrency: Annotated[int | None, typer.Option(
+        min=1, max=256, help="Runs executed at once (ROADMAP_AGENT_WORKER_CONCURRENCY, default 4).")] = None) -> None:
+    """Execute queued runs (server mode, PostgreSQL). Run as many as you like; SIGTERM drains gracefully."""
+    from roadmap_agent.workflow.worker import serve_queue
+
+    settings = _settings("INFO")
+    if not settings.uses_queue:
+        raise _fail("`worker` takes runs from the queue in PostgreSQL: set DATABASE_URL (or POSTGRES_HOST ...). "
+                    "On the embedded default, `serve` and `generate` run the workflow themselves.", 2)
+    size = concurrency or settings.worker.concurrency
+    _run(_wait_for_database(settings))
+
+    async def main() -> int:
+        async with open_services(settings, role="worker", queue_pool=size + 4) as services:
+            assert services.queue is not None  # noqa: S101 - uses_queue was checked above
+            await serve_queue(services.runner, services.queue, settings.worker, size)
+        return 0
+
+    raise typer.Exit(_run(main()))
+
+
+@app.command()
 def migrate() -> None:
     """Create or upgrade the database schema (also done automatically at startup)."""
     from roadmap_agent.infra.database import Database
@@ -140,11 +162,11 @@ def generate(
     holder: dict[str, str] = {}
 
     async def main() -> int:
-        async with open_services(settings) as services:
-            task = await services.runner.submit(await _owner(services), request, background=False)
+        async with open_services(settings, role="cli") as services:
+            task = await services.runner.submit(await _owner(services), request)
             holder["task_id"] = task.task_id
             err.print(f"[dim]task {task.task_id}[/]")
-            return await _drive(services, task.task_id, None, as_json=as_json, auto_approve=auto_approve)
+            return await _drive(services, task.task_id, as_json=as_json, auto_approve=auto_approve)
 
     raise typer.Exit(_run(main(), holder))
 
@@ -155,14 +177,27 @@ def resume(task_id: str, auto_approve: ApproveOption = False, as_json: JsonOptio
     settings = _settings()
 
     async def main() -> int:
-        async with open_services(settings) as services:
+        async with open_services(settings, role="cli") as services:
             task = await services.store.get_task(task_id, await _owner(services))
             if task.status.terminal:
-                err.print(f"Task {task_id} is already {task.status.value}.")
+                hint = f" Continue it with: roadmap-agent retry {task_id}" if task.status == TaskStatus.FAILED else ""
+                err.print(f"Task {task_id} is already {task.status.value}.{hint}")
                 return await _result(services, task_id, as_json)
-            if task.status != TaskStatus.HUMAN_REVIEW_PENDING:
-                await services.runner.resume(task_id)
-            return await _drive(services, task_id, None, as_json=as_json, auto_approve=auto_approve, started=True)
+            await services.runner.resume(task_id)
+            return await _drive(services, task_id, as_json=as_json, auto_approve=auto_approve)
+
+    raise typer.Exit(_run(main(), {"task_id": task_id}))
+
+
+@app.command()
+def retry(task_id: str, auto_approve: ApproveOption = False, as_json: JsonOption = False) -> None:
+    """Retry a failed TASK_ID from its last checkpoint (the steps that finished are not run again)."""
+    settings = _settings()
+
+    async def main() -> int:
+        async with open_services(settings, role="cli") as services:
+            await services.runner.retry(task_id, await _owner(services))
+            return await _drive(services, task_id, as_json=as_json, auto_approve=auto_approve)
 
     raise typer.Exit(_run(main(), {"task_id": task_id}))
 
@@ -299,16 +334,17 @@ async def _roadmap_of(services: Services, task_id: str) -> Roadmap | None:
     return Roadmap.model_validate(body) if body else None
 
 
-async def _drive(services: Services, task_id: str, graph_input: Any, *, as_json: bool, auto_approve: bool,
-                 started: bool = False) -> int:
-    """Run the task to the end, printing progress; answer reviews from the terminal (or auto-approve)."""
+async def _drive(services: Services, task_id: str, *, as_json: bool, auto_approve: bool) -> int:
+    """Follow the task to the end, printing progress; answer reviews from the terminal (or auto-approve).
+
+    In-process the run is an asyncio task of this process; in server mode a worker runs it and this only
+    follows (Ctrl-C then leaves the run going on the workers).
+    """
     printer = asyncio.create_task(_print_progress(services, task_id))
+    hint = asyncio.create_task(_hint_if_no_worker(services, task_id)) if services.queue else None
     try:
-        if not started:
-            services.runner.start(task_id, graph_input)
         while True:
-            await services.runner.wait(task_id)
-            task = await services.store.get_task(task_id)
+            task = await services.runner.wait(task_id)
             if task.status != TaskStatus.HUMAN_REVIEW_PENDING:
                 break
             decision = await _ask_review(services, task_id, auto_approve)
@@ -318,10 +354,19 @@ async def _drive(services: Services, task_id: str, graph_input: Any, *, as_json:
             await services.runner.review(task_id, decision)
     finally:
         await asyncio.sleep(0)  # let the printer catch the last events
-        printer.cancel()
-        await asyncio.gather(printer, return_exceptions=True)
+        for helper in (printer, hint):
+            if helper is not None:
+                helper.cancel()
+        await asyncio.gather(*(h for h in (printer, hint) if h is not None), return_exceptions=True)
     await _drain_progress(services, task_id)
     return await _result(services, task_id, as_json)
+
+
+async def _hint_if_no_worker(services: Services, task_id: str, after: float = 5.0) -> None:
+    await asyncio.sleep(after)
+    if (await services.store.get_task(task_id)).status == TaskStatus.PENDING:
+        err.print("[yellow]Still queued:[/] no worker has taken this run yet. Is `roadmap-agent worker` running "
+                  "against the same database?")
 
 
 _printed: dict[str, int] = {}

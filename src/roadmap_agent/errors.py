@@ -13,6 +13,7 @@
     │   ├── DecisionAlreadyMade
     │   └── NotRetryable
     ├── TaskCancelled                  raised inside a run at a step boundary (never reaches HTTP)
+    ├── RunSuperseded                  raised inside a run another worker has taken over (never reaches HTTP)
     ├── DependencyUnavailable     503  a dependency is down or too slow; retry later
     │   ├── DatabaseUnavailable
     │   ├── CheckpointerUnavailable
@@ -89,6 +90,12 @@ class NotRetryable(Conflict):
 
 class TaskCancelled(RoadmapAgentError):
     code = "cancelled"
+
+
+class RunSuperseded(RoadmapAgentError):
+    """This run's claim (its ``run_epoch``) was taken over: it must stop without writing anything more."""
+
+    code = "superseded"
 
 
 class DependencyUnavailable(RoadmapAgentError):

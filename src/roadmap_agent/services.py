@@ -18,6 +18,7 @@ from roadmap_agent.events.bus import EventBus, EventLog, InProcessBus
 from roadmap_agent.health import Prober
 from roadmap_agent.infra.checkpointer import Checkpointer
 from roadmap_agent.infra.database import Database, migrate
+from roadmap_agent.infra.queue import RunQueue
 from roadmap_agent.infra.redis import RedisBus
 from roadmap_agent.infra.storage import ArtifactStore, LocalArtifactStore, S3ArtifactStore
 from roadmap_agent.llm.base import Planner
@@ -28,7 +29,7 @@ from roadmap_agent.settings import Settings, redact_url
 from roadmap_agent.startup import wait_for_database
 from roadmap_agent.store.repository import TaskStore
 from roadmap_agent.store.users import UserStore, ensure_local_key
-from roadmap_agent.workflow.runner import Runner
+from roadmap_agent.workflow.runner import Runner, default_worker_name
 
 log = get_logger(__name__)
 
@@ -52,6 +53,7 @@ class Services:
     prober: Prober
     metrics: Metrics
     users: UserStore
+    queue: RunQueue | None = None  # server mode: runs go to `roadmap-agent worker` processes through it
 
     @property
     def emergency(self) -> bool:
@@ -59,8 +61,13 @@ class Services:
 
 
 @asynccontextmanager
-async def open_services(settings: Settings, *, recover: bool = False) -> AsyncIterator[Services]:
-    """Everything a process needs; ``recover`` continues runs a previous process left unfinished."""
+async def open_services(settings: Settings, *, recover: bool = False, role: str = "api",
+                        queue_pool: int = 3) -> AsyncIterator[Services]:
+    """Everything a process needs; ``recover`` continues runs a previous process left unfinished.
+
+    ``role`` names this process in task rows (``api``, ``cli``, ``worker``); ``queue_pool`` sizes its
+    connection pool to the run queue (a worker needs its concurrency plus the listener, heartbeat and sweep).
+    """
     async with AsyncExitStack() as stack:
         log.info("application_startup", **settings.describe())
         database = await stack.enter_async_context(Database.from_settings(settings.database_url(),
@@ -81,16 +88,19 @@ async def open_services(settings: Settings, *, recover: bool = False) -> AsyncIt
         catalog = load_catalog()
         planner = OfflinePlanner(catalog)
         saver = checkpointer.saver if checkpointer else None
-        runner = Runner(store, events, storage, planner, catalog, saver, settings.resilience, metrics)
+        queue = await _open_queue(stack, settings, queue_pool)
+        runner = Runner(store, events, storage, planner, catalog, saver, settings.resilience, metrics,
+                        dispatch=queue.enqueue if queue else None, worker_name=default_worker_name(role))
         stack.push_async_callback(runner.aclose)
         log.info("orchestrator_factory_initialized", planner=planner.name,
-                 checkpointer=checkpointer.location if checkpointer else "none (emergency mode)")
+                 checkpointer=checkpointer.location if checkpointer else "none (emergency mode)",
+                 execution="queue" if queue else "in-process")
         prober = _prober(settings, database, checkpointer, storage, bus)
         await prober.probe_all()
         prober.start()
         stack.push_async_callback(prober.stop)
         services = Services(settings, database, store, bus, events, checkpointer, storage, planner, catalog,
-                            runner, prober, metrics, users)
+                            runner, prober, metrics, users, queue)
         metrics.watch(lambda: live_metrics(services))
         if recover:
             recovered = await runner.recover_unfinished()
@@ -108,6 +118,14 @@ async def _open_checkpointer(stack: AsyncExitStack, settings: Settings) -> Check
         log.warning("emergency_mode", message=EMERGENCY_WARNING)
         return None
     return await stack.enter_async_context(Checkpointer.from_settings(settings))
+
+
+async def _open_queue(stack: AsyncExitStack, settings: Settings, pool_size: int) -> RunQueue | None:
+    url = settings.database.server_url()
+    if not settings.uses_queue or url is None:
+        return None
+    return await stack.enter_async_context(RunQueue.from_settings(url, settings.database, settings.worker,
+                                                                  pool_size=pool_size))
 
 
 async def _open_storage(stack: AsyncExitStack, settings: Settings) -> ArtifactStore:
@@ -149,6 +167,11 @@ def live_metrics(services: Services) -> Iterable[Metric]:
                 [({"state": state}, value) for state, value in services.database.pool_stats().items()])
     yield gauge("roadmap_emergency_mode", "1 when running without a checkpointer.",
                 [({}, float(services.emergency))])
+    if services.queue is not None:
+        queue = services.queue
+        yield counter("roadmap_runs_requeued", "Runs put back in the queue by this process's sweep, by cause.",
+                      [({"cause": "stalled_worker"}, queue.requeued_stalled),
+                       ({"cause": "orphaned"}, queue.requeued_orphans)])
     if services.checkpointer is not None:
         yield gauge("roadmap_checkpointer_pool_connections", "Checkpointer pool connections by state.",
                     [({"state": k}, v) for k, v in services.checkpointer.pool_stats().items()])

@@ -161,6 +161,11 @@ class ResilienceSettings(BaseSettings):
 
     max_fix_rounds: int = Field(default=3, ge=0, le=10)
     step_timeout: float = Field(default=120.0, gt=0, description="Deadline for one workflow step.")
+    # A database call inside a step is retried on transient unavailability: this many attempts, jittered
+    # exponential backoff capped at step_db_max_backoff s. Past that the run is handed back to the queue
+    # (worker mode) or the task ends failed with the reason (in-process; `retry` continues it).
+    step_db_attempts: int = Field(default=4, ge=1, le=20)
+    step_db_max_backoff: float = Field(default=2.0, gt=0)
     # Debug/demo aid: sleep this long before each step so progress can be watched (and crashes injected).
     step_delay: float = Field(default=0.0, ge=0, le=60)
     event_poll_interval: float = Field(default=1.0, gt=0, description="Subscribers re-read the event log this often.")
@@ -172,6 +177,36 @@ class ResilienceSettings(BaseSettings):
     probe_timeout: float = Field(default=1.0, gt=0, description="A probe slower than this counts as down.")
     # "none" is the emergency mode: runs without persistence, no human review, no crash recovery. Loud.
     checkpointer: Literal["auto", "none"] = "auto"
+
+
+class WorkerSettings(BaseSettings):
+    """How runs are executed: in the process that accepted them, or by ``roadmap-agent worker`` processes.
+
+    With the queue (the default on PostgreSQL) API processes only accept and read; workers take runs from a
+    PostgreSQL job queue (procrastinate), heartbeat every ``heartbeat`` seconds, and a run whose worker has
+    been silent for ``stalled_after`` seconds is taken over by another worker from its last checkpoint.
+    """
+
+    model_config = _config("ROADMAP_AGENT_WORKER_")
+
+    # auto: the queue on PostgreSQL, in-process on the embedded SQLite default.
+    execution: Literal["auto", "inprocess", "queue"] = Field(
+        default="auto", validation_alias=AliasChoices("ROADMAP_AGENT_EXECUTION", "ROADMAP_AGENT_WORKER_EXECUTION"))
+    concurrency: int = Field(default=4, ge=1, le=256, description="Runs one worker process executes at once.")
+    heartbeat: float = Field(default=1.0, gt=0, description="Seconds between a worker's heartbeats.")
+    # kill -9 -> takeover in about stalled_after + sweep_interval + poll_interval (~6 s with the defaults).
+    stalled_after: float = Field(default=4.0, gt=0, description="Silence after which a worker's runs are taken over.")
+    sweep_interval: float = Field(default=1.0, gt=0, description="Seconds between checks for stalled or orphaned runs.")
+    poll_interval: float = Field(default=0.5, gt=0, description="Seconds between queue polls (NOTIFY wakes sooner).")
+    grace: float = Field(default=20.0, ge=0, description="On SIGTERM, seconds runs may take to finish before they "
+                                                          "are handed back to the queue.")
+    # A run that could not reach a dependency is retried by the queue this many times (jittered backoff up to
+    # max_backoff seconds) before its task ends failed.
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    max_backoff: float = Field(default=30.0, gt=0)
+    # A task accepted but never queued (the API died between the two, or the queue insert failed) is queued
+    # by a worker after this many seconds.
+    orphan_after: float = Field(default=5.0, gt=0)
 
 
 class ApiSettings(BaseSettings):
@@ -217,7 +252,16 @@ class Settings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     resilience: ResilienceSettings = Field(default_factory=ResilienceSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+
+    @model_validator(mode="after")
+    def _queue_needs_postgres(self) -> Settings:
+        if self.worker.execution == "queue" and self.embedded:
+            raise ValueError("ROADMAP_AGENT_EXECUTION=queue needs PostgreSQL (DATABASE_URL or POSTGRES_HOST): "
+                             "worker processes share runs through it. Use auto or inprocess on the embedded "
+                             "SQLite default.")
+        return self
 
     @model_validator(mode="after")
     def _no_dev_secrets_in_production(self) -> Settings:
@@ -248,7 +292,8 @@ class Settings(BaseSettings):
         """Read every part from the environment and ``env_file`` (missing file is fine)."""
         parts: dict[str, type[BaseSettings]] = {
             "database": DatabaseSettings, "redis": RedisSettings, "storage": StorageSettings,
-            "llm": LLMSettings, "resilience": ResilienceSettings, "api": ApiSettings,
+            "llm": LLMSettings, "resilience": ResilienceSettings, "worker": WorkerSettings,
+            "api": ApiSettings,
         }
         values: dict[str, Any] = {name: part(_env_file=env_file) for name, part in parts.items()}
         values.update(overrides)
@@ -261,6 +306,13 @@ class Settings(BaseSettings):
     @property
     def embedded(self) -> bool:
         return self.database.server_url() is None
+
+    @property
+    def uses_queue(self) -> bool:
+        """Runs go through the PostgreSQL job queue to ``roadmap-agent worker`` processes."""
+        if self.worker.execution == "auto":
+            return not self.embedded
+        return self.worker.execution == "queue"
 
     def database_url(self) -> str:
         return self.database.server_url() or f"sqlite+aiosqlite:///{self.data_dir / 'roadmap-agent.db'}"
@@ -285,5 +337,6 @@ class Settings(BaseSettings):
             "storage": f"s3://{self.storage.bucket}/{self.storage.prefix}" if self.storage.bucket
             else str(self.artifacts_dir()),
             "planner": f"llm:{self.llm.model}" if self.llm.base_url else "offline",
+            "execution": "queue (roadmap-agent worker)" if self.uses_queue else "in-process",
         }
 

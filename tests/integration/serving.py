@@ -101,3 +101,34 @@ def _wait_live(served: Served, timeout: float) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"serve did not start within {timeout} s:\n{served.log()[-2000:]}")
         time.sleep(0.1)
+
+
+@dataclass
+class Worker:
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+
+@contextmanager
+def work(home: Path, env: dict[str, str] | None = None, *, concurrency: int = 4, name: str = "worker",
+         grace: float = 15) -> Iterator[Worker]:
+    """Start `roadmap-agent worker` (server mode); stopped with SIGTERM (drain), then SIGKILL, at the end."""
+    home.mkdir(parents=True, exist_ok=True)
+    log_path = home.parent / f"{name}-{time.monotonic_ns()}.log"
+    full_env = {**os.environ, "ROADMAP_AGENT_HOME": str(home), "LOG_FORMAT": "json", **(env or {})}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([CLI, "worker", "--concurrency", str(concurrency)], env=full_env, stdout=log,
+                                   stderr=subprocess.STDOUT)
+        try:
+            yield Worker(process, log_path)
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=grace + 10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=5)

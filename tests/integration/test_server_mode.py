@@ -17,19 +17,20 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from devservices import PostgresServer, RedisServer, S3Server
-from serving import CLI, create_user_key, serve
+from serving import CLI, create_user_key, serve, work
 
 from roadmap_agent.domain.models import LearnerRequest, ReviewDecision, Roadmap
 from roadmap_agent.errors import DatabaseUnavailable
 from roadmap_agent.infra.database import Database, migrate
 from roadmap_agent.services import Services, open_services
-from roadmap_agent.settings import DatabaseSettings, Settings
+from roadmap_agent.settings import DatabaseSettings, Settings, WorkerSettings
 from roadmap_agent.store.records import TaskStatus
 
 pytestmark = pytest.mark.integration
 
 GOAL = "I want to become a backend developer in 3 months, I know some Python, 10 hours a week"
 TABLES = {"tasks", "roadmaps", "review_decisions", "task_events", "users", "api_keys", "alembic_version"}
+QUEUE_TABLES = {"procrastinate_jobs", "procrastinate_workers", "procrastinate_events"}  # PostgreSQL only
 
 
 @pytest.fixture
@@ -54,7 +55,8 @@ def server_env(pg_server: PostgresServer, redis_server: RedisServer, s3_server: 
 
 @pytest.fixture
 async def server_services(server_env: dict[str, str]) -> AsyncIterator[Services]:
-    async with open_services(Settings.load(env_file=None)) as services:
+    # Runs in this process (a valid single-box choice); test_worker.py covers the queue and workers.
+    async with open_services(Settings.load(env_file=None, worker=WorkerSettings(execution="inprocess"))) as services:
         yield services
 
 
@@ -87,10 +89,12 @@ def test_migrations_run_from_empty_and_are_idempotent(backend: str, pg_server: P
 
 async def _migrated_once_more(url: str) -> None:
     async with Database.from_settings(url, DatabaseSettings()) as database:
-        assert TABLES <= await _tables(database)
+        tables = await _tables(database)
+        assert TABLES <= tables
+        assert (QUEUE_TABLES <= tables) == (not database.is_sqlite)
         await migrate(database)  # once more: nothing to do
         version = await database.run(lambda conn: conn.execute(sa.text("SELECT version_num FROM alembic_version")))
-        assert version.scalar_one() == "0002"  # the head revision
+        assert version.scalar_one() == "0003"  # the head revision
 
 
 async def test_full_workflow_with_review_on_postgres_and_s3(server_services: Services, server_env: dict[str, str],
@@ -176,7 +180,8 @@ def _collect(client: httpx.Client, task_id: str, stop: str, timeout: float) -> l
 def test_events_cross_two_api_processes_through_redis(server_env: dict[str, str], isolated_home: Path) -> None:
     # B re-reads the log only every 60 s: events reaching it within seconds came through Redis.
     key = create_user_key(server_env)
-    with serve(isolated_home / "a", {**server_env, "ROADMAP_AGENT_STEP_DELAY": "0.4"}, api_key=key) as served_a, \
+    with serve(isolated_home / "a", server_env, api_key=key) as served_a, \
+         work(isolated_home / "w", {**server_env, "ROADMAP_AGENT_STEP_DELAY": "0.4"}), \
          serve(isolated_home / "b", {**server_env, "ROADMAP_AGENT_EVENT_POLL_INTERVAL": "60"},
                api_key=key) as served_b:
         api_a, api_b = served_a.client, served_b.client

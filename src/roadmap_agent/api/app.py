@@ -20,7 +20,7 @@ from roadmap_agent.settings import Settings
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_services(settings, recover=settings.embedded) as services:
+        async with open_services(settings, recover=not settings.uses_queue) as services:
             app.state.services = services
             yield
 

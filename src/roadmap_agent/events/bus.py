@@ -73,9 +73,10 @@ class EventLog:
 
     async def emit(self, task_id: str, type_: EventType, message: str, *, step: str | None = None,
                    status: str | None = None, data: dict[str, Any] | None = None,
-                   task_values: dict[str, Any] | None = None) -> Event:
+                   task_values: dict[str, Any] | None = None, epoch: int | None = None) -> Event:
+        """Append durably (fenced by the run's ``epoch`` when given), then publish on the fast path."""
         event = await self.store.append_event(task_id, type_, message, step=step, status=status, data=data,
-                                              task_values=task_values)
+                                              task_values=task_values, epoch=epoch)
         if self._outbox is None:
             await self._publish(event)
         elif self._outbox.full():

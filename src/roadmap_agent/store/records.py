@@ -57,6 +57,8 @@ class TaskRecord(BaseModel):
     error: str | None = None
     review_round: int = 0
     cancel_requested: bool = False
+    run_epoch: int = 0
+    worker: str | None = None
     created_at: datetime
     updated_at: datetime
 

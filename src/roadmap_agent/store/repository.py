@@ -1,5 +1,9 @@
 """The repository: every read and write of tasks, roadmaps, decisions and events, in short transactions.
 
+Writes made by a run carry the ``epoch`` its claim got (``claim_run``); they land only while
+``tasks.run_epoch`` still equals it, in the same statement or transaction, so a run another worker has taken
+over raises ``RunSuperseded`` at its next write instead of interleaving with the new run.
+
 Works unchanged on SQLite and PostgreSQL. Sequence numbers come from ``tasks.last_seq`` incremented in the
 same transaction as the event insert, so they are gap-free and ordered per task even across processes (the
 row lock on PostgreSQL, the database lock on SQLite, serialise concurrent appends for one task).
@@ -14,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from roadmap_agent.errors import DecisionAlreadyMade, RoadmapNotFound, TaskNotFound
+from roadmap_agent.errors import DecisionAlreadyMade, NotAwaitingReview, RoadmapNotFound, RunSuperseded, TaskNotFound
 from roadmap_agent.infra.database import Database
 from roadmap_agent.store.records import Event, EventType, TaskRecord, TaskStatus, as_utc, utcnow
 from roadmap_agent.store.tables import review_decisions, roadmaps, task_events, tasks
@@ -34,6 +38,17 @@ def _event(row: sa.Row[Any]) -> Event:
     values = dict(row._mapping)
     values["timestamp"] = as_utc(values.pop("created_at"))
     return Event.model_validate(values)
+
+
+def _fenced(statement: sa.Update, epoch: int | None) -> sa.Update:
+    return statement if epoch is None else statement.where(tasks.c.run_epoch == epoch)
+
+
+def _lost(task_id: str, epoch: int | None) -> Exception:
+    """Why a task-row write matched nothing: the run lost its claim, or there is no such task."""
+    if epoch is not None:
+        return RunSuperseded(f"Task {task_id}: another worker took this run over (epoch {epoch} is stale).")
+    return TaskNotFound(task_id)
 
 
 class TaskStore:
@@ -85,21 +100,49 @@ class TaskStore:
 
         return await self._db.run(work)
 
-    async def update_task(self, task_id: str, **values: Any) -> None:
+    async def update_task(self, task_id: str, *, epoch: int | None = None, **values: Any) -> None:
         values["updated_at"] = utcnow()
-        statement = tasks.update().where(tasks.c.id == task_id).values(**values)
+        statement = _fenced(tasks.update().where(tasks.c.id == task_id), epoch).values(**values)
         result = await self._db.run(lambda conn: conn.execute(statement), write=True)
         if result.rowcount == 0:
-            raise TaskNotFound(task_id)
+            raise _lost(task_id, epoch)
 
-    async def set_status_if(self, task_id: str, expected: set[TaskStatus], status: TaskStatus,
-                            **values: Any) -> bool:
+    async def set_status_if(self, task_id: str, expected: set[TaskStatus], status: TaskStatus, *,
+                            epoch: int | None = None, **values: Any) -> bool:
         """Compare-and-set on the status: True if this call made the transition."""
         values.update(status=status.value, updated_at=utcnow())
-        statement = tasks.update().where(
-            tasks.c.id == task_id, tasks.c.status.in_([s.value for s in expected])).values(**values)
+        statement = _fenced(tasks.update().where(
+            tasks.c.id == task_id, tasks.c.status.in_([s.value for s in expected])), epoch).values(**values)
         result = await self._db.run(lambda conn: conn.execute(statement), write=True)
         return bool(result.rowcount)
+
+    # -- run claims (fencing) ----------------------------------------------------------------------
+
+    async def claim_run(self, task_id: str, worker: str) -> tuple[int, str | None] | None:
+        """Take the run of a pending/running task: (new epoch, the previous holder if it never let go).
+
+        None when the task is not runnable (finished, cancelled, or waiting for review). A previous holder
+        that is still set means that run died (crash, kill -9, hang) rather than stopping cleanly.
+        """
+        runnable = [TaskStatus.PENDING.value, TaskStatus.RUNNING.value]
+
+        async def claim(conn: AsyncConnection) -> tuple[int, str | None] | None:
+            query = sa.select(tasks.c.worker).where(tasks.c.id == task_id, tasks.c.status.in_(runnable))
+            previous = (await conn.execute(query.with_for_update())).one_or_none()
+            if previous is None:
+                return None
+            result = await conn.execute(
+                tasks.update().where(tasks.c.id == task_id)
+                .values(run_epoch=tasks.c.run_epoch + 1, worker=worker, status=TaskStatus.RUNNING.value,
+                        updated_at=utcnow()).returning(tasks.c.run_epoch))
+            return int(result.scalar_one()), previous.worker
+
+        return await self._db.run(claim, write=True)
+
+    async def release_run(self, task_id: str, epoch: int) -> None:
+        """The run stopped cleanly (review, finished, handed back on purpose): nobody holds it now."""
+        statement = _fenced(tasks.update().where(tasks.c.id == task_id), epoch).values(worker=None)
+        await self._db.run(lambda conn: conn.execute(statement), write=True)
 
     async def draft_roadmap(self, task_id: str) -> dict[str, Any] | None:
         query = sa.select(tasks.c.draft_roadmap).where(tasks.c.id == task_id)
@@ -113,25 +156,50 @@ class TaskStore:
 
     # -- review decisions --------------------------------------------------------------------------
 
-    async def record_decision(self, task_id: str, review_round: int, approved: bool, feedback: str | None) -> None:
-        """Accept one decision per review round; a second one raises DecisionAlreadyMade."""
-        statement = review_decisions.insert().values(task_id=task_id, review_round=review_round,
-                                                     approved=approved, feedback=feedback, created_at=utcnow())
+    async def decide(self, task_id: str, review_round: int, approved: bool, feedback: str | None) -> None:
+        """Record the one decision of a review round and make the task runnable again, atomically.
+
+        A second decision for the round raises DecisionAlreadyMade; a task that stopped waiting (cancelled)
+        raises NotAwaitingReview. Either way nothing is written, so exactly one decision resumes the run.
+        """
+        now = utcnow()
+        insert = review_decisions.insert().values(task_id=task_id, review_round=review_round, approved=approved,
+                                                  feedback=feedback, created_at=now)
+        resume = tasks.update().where(
+            tasks.c.id == task_id, tasks.c.status == TaskStatus.HUMAN_REVIEW_PENDING.value,
+            tasks.c.review_round == review_round).values(status=TaskStatus.RUNNING.value, updated_at=now)
+
+        async def work(conn: AsyncConnection) -> None:
+            await conn.execute(insert)
+            if (await conn.execute(resume)).rowcount == 0:
+                raise NotAwaitingReview(f"Task {task_id} stopped waiting for review round {review_round}.")
+
         try:
-            await self._db.run(lambda conn: conn.execute(statement), write=True)
+            await self._db.run(work, write=True)
         except IntegrityError as exc:
             raise DecisionAlreadyMade(
                 f"Review round {review_round} of task {task_id} has already been decided. "
                 "Wait for the edited roadmap and review that one.") from exc
 
+    async def decision(self, task_id: str, review_round: int) -> dict[str, Any] | None:
+        """The recorded decision of a review round: {approved, feedback}, or None."""
+        query = sa.select(review_decisions.c.approved, review_decisions.c.feedback).where(
+            review_decisions.c.task_id == task_id, review_decisions.c.review_round == review_round)
+        row = (await self._db.run(lambda conn: conn.execute(query))).one_or_none()
+        return {"approved": bool(row.approved), "feedback": row.feedback} if row is not None else None
+
     # -- roadmaps ----------------------------------------------------------------------------------
 
-    async def save_roadmap(self, task_id: str, roadmap: dict[str, Any]) -> None:
+    async def save_roadmap(self, task_id: str, roadmap: dict[str, Any], *, epoch: int | None = None) -> None:
         """Insert the final roadmap, or replace it (finalize may run again after a crash)."""
         values = {"task_id": task_id, "title": roadmap["title"], "language": roadmap["language"],
                   "body": roadmap, "created_at": utcnow()}
 
         async def upsert(conn: AsyncConnection) -> None:
+            if epoch is not None:  # locks the task row, so a claim cannot slip in before the commit
+                touch = _fenced(tasks.update().where(tasks.c.id == task_id), epoch).values(run_epoch=epoch)
+                if (await conn.execute(touch)).rowcount == 0:
+                    raise RunSuperseded(f"Task {task_id}: another worker took this run over.")
             updated = await conn.execute(roadmaps.update().where(roadmaps.c.id == roadmap["id"]).values(**values))
             if updated.rowcount == 0:
                 await conn.execute(roadmaps.insert().values(id=roadmap["id"], **values))
@@ -152,12 +220,12 @@ class TaskStore:
 
     async def append_event(self, task_id: str, type_: EventType, message: str, *, step: str | None = None,
                            status: str | None = None, data: dict[str, Any] | None = None,
-                           task_values: dict[str, Any] | None = None) -> Event:
+                           task_values: dict[str, Any] | None = None, epoch: int | None = None) -> Event:
         """Append one event; ``task_values`` update the task row in the same transaction."""
         now = utcnow()
 
         async def append(conn: AsyncConnection) -> int:
-            seq = await self._next_seq(conn, task_id, {**(task_values or {}), "updated_at": now})
+            seq = await self._next_seq(conn, task_id, {**(task_values or {}), "updated_at": now}, epoch)
             await conn.execute(task_events.insert().values(
                 task_id=task_id, seq=seq, type=type_.value, step=step, status=status, message=message,
                 data=data or {}, created_at=now))
@@ -168,12 +236,12 @@ class TaskStore:
                      data=data or {}, timestamp=now)
 
     @staticmethod
-    async def _next_seq(conn: AsyncConnection, task_id: str, task_values: dict[str, Any]) -> int:
-        result = await conn.execute(tasks.update().where(tasks.c.id == task_id)
+    async def _next_seq(conn: AsyncConnection, task_id: str, task_values: dict[str, Any], epoch: int | None) -> int:
+        result = await conn.execute(_fenced(tasks.update().where(tasks.c.id == task_id), epoch)
                                     .values(last_seq=tasks.c.last_seq + 1, **task_values).returning(tasks.c.last_seq))
         seq = result.scalar_one_or_none()
         if seq is None:
-            raise TaskNotFound(task_id)
+            raise _lost(task_id, epoch)
         return int(seq)
 
     async def events_after(self, task_id: str, after: int, limit: int = 1000) -> list[Event]:

@@ -28,6 +28,10 @@ tasks = sa.Table(
     sa.Column("last_seq", sa.Integer, nullable=False, server_default="0"),
     sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("idempotency_key", sa.String(255)),
+    # Fencing: each claim of the run increments it; a run's writes only land while it still holds its epoch.
+    sa.Column("run_epoch", sa.Integer, nullable=False, server_default="0"),
+    # Who holds the run (worker name, or "cli"/"api" in-process); cleared when the run stops cleanly.
+    sa.Column("worker", sa.String(128)),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
     sa.UniqueConstraint("owner", "idempotency_key", name="uq_tasks_owner_idempotency_key"),

@@ -1,24 +1,44 @@
-"""The in-process runner: drives tasks through the graph and keeps the task row and event log true.
+"""The runner: drives tasks through the graph and keeps the task row and event log true.
 
-A run is ``graph.ainvoke`` on the task's thread (thread id = task id). When it stops at ``interrupt()`` the
-task waits for review; a decision is recorded once per round (the unique key makes a second one a 409) and
-resumes the graph with ``Command(resume=...)``. A run that died (Ctrl-C, crash) is continued from its last
-checkpoint by ``resume``; cancellation is honoured at the next step boundary.
+A run is ``graph.ainvoke`` on the task's thread (thread id = task id). Whoever runs a task -- an asyncio task
+in this process (embedded default, CLI) or a ``roadmap-agent worker`` taking it from the queue -- first
+*claims* it: ``tasks.run_epoch`` goes up by one and every write of the run is fenced by that epoch, so a run
+that was taken over (its worker hung and was presumed dead) stops at its next write instead of interleaving
+with the new one. A claim that finds the previous holder still set knows that run died: it emits
+``task_recovering`` and continues from the last checkpoint.
+
+What a run continues with is read from the checkpoint, not passed along: no checkpoint -> start from the
+request; stopped at the review ``interrupt()`` with a recorded decision -> ``Command(resume=decision)``;
+otherwise -> continue. So "run task X" is the only message ever queued, and any worker can act on it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from typing import Any, TypeVar
 
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from roadmap_agent.domain.catalog import Catalog
 from roadmap_agent.domain.models import LearnerRequest, ReviewDecision, Roadmap
 from roadmap_agent.domain.render import roadmap_to_markdown
-from roadmap_agent.errors import CheckpointerUnavailable, Conflict, NotAwaitingReview, NotRetryable, TaskCancelled
+from roadmap_agent.errors import (
+    CheckpointerUnavailable,
+    Conflict,
+    DatabaseUnavailable,
+    DependencyUnavailable,
+    NotAwaitingReview,
+    NotRetryable,
+    RunSuperseded,
+    TaskCancelled,
+)
 from roadmap_agent.events.bus import EventLog
 from roadmap_agent.infra.storage import ArtifactStore
 from roadmap_agent.llm.base import Planner
@@ -30,18 +50,30 @@ from roadmap_agent.store.repository import TaskStore
 from roadmap_agent.workflow.graph import HUMAN_REVIEW, build_graph
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 RUNNABLE = {TaskStatus.PENDING, TaskStatus.RUNNING}
+Dispatch = Callable[[str], Awaitable[None]]
+# The epoch this run claimed; graph nodes run in child tasks, which inherit it.
+_EPOCH: ContextVar[int | None] = ContextVar("run_epoch", default=None)
+
+
+def default_worker_name(role: str = "proc") -> str:
+    return f"{role}:{socket.gethostname()}:{os.getpid()}"
 
 
 class Runner:
     def __init__(self, store: TaskStore, events: EventLog, storage: ArtifactStore, planner: Planner,
-                 catalog: Catalog, saver: Any, settings: ResilienceSettings, metrics: Metrics | None = None) -> None:
+                 catalog: Catalog, saver: Any, settings: ResilienceSettings, metrics: Metrics | None = None, *,
+                 dispatch: Dispatch | None = None, worker_name: str | None = None) -> None:
         self.store = store
         self.events = events
         self.storage = storage
         self.settings = settings
         self.metrics = metrics or Metrics()
+        # None: runs are asyncio tasks of this process. Otherwise runs are queued for worker processes.
+        self._dispatch = dispatch
+        self.worker_name = worker_name or default_worker_name()
         # Emergency mode: no checkpointer, so no interrupt() (review) and nothing to resume from.
         self.emergency = saver is None
         self.graph: CompiledStateGraph[Any, Any, Any, Any] = build_graph(
@@ -50,21 +82,27 @@ class Runner:
         self._running: dict[str, asyncio.Task[TaskStatus]] = {}
         self._started_at: dict[tuple[str, str], float] = {}
 
+    @property
+    def queued(self) -> bool:
+        return self._dispatch is not None
+
     # -- StepHooks ---------------------------------------------------------------------------------
 
     async def step_started(self, task_id: str, step: str, *, announce: bool = True) -> None:
-        task = await self.store.get_task(task_id)
+        task = await self._retrying(lambda: self.store.get_task(task_id))
         if task.cancel_requested:
             raise TaskCancelled(f"Task {task_id} was cancelled before {step}.")
+        if task.run_epoch != _EPOCH.get():
+            raise RunSuperseded(f"Task {task_id}: another worker took this run over.")
         if self.settings.step_delay:
             await asyncio.sleep(self.settings.step_delay)
         self._started_at[(task_id, step)] = time.perf_counter()
         if not announce:
-            await self.store.update_task(task_id, current_step=step)
+            await self._retrying(lambda: self.store.update_task(task_id, current_step=step, epoch=_EPOCH.get()))
             return
         log.info(f"{step}_started", task_id=task_id)
-        await self.events.emit(task_id, EventType.PROGRESS, f"{step} started", step=step, status="started",
-                               task_values={"current_step": step})
+        await self._emit(task_id, EventType.PROGRESS, f"{step} started", step=step, status="started",
+                         task_values={"current_step": step})
 
     async def step_completed(self, task_id: str, step: str, message: str, data: dict[str, Any]) -> None:
         started = self._started_at.pop((task_id, step), time.perf_counter())
@@ -73,46 +111,86 @@ class Runner:
         self.metrics.step_duration.labels(step=step).observe(elapsed)
         log.info(f"{step}_completed", task_id=task_id, duration_ms=elapsed_ms)
         task_values = {"intent": data["intent"]} if step == "intent_analysis" else None
-        await self.events.emit(task_id, EventType.PROGRESS, message, step=step, status="completed",
-                               data={**data, "duration_ms": elapsed_ms}, task_values=task_values)
+        await self._emit(task_id, EventType.PROGRESS, message, step=step, status="completed",
+                         data={**data, "duration_ms": elapsed_ms}, task_values=task_values)
 
     async def finalize(self, task_id: str, roadmap: Roadmap) -> dict[str, str]:
         body = roadmap.model_dump(mode="json")
-        await self.store.save_roadmap(task_id, body)
+        await self._retrying(lambda: self.store.save_roadmap(task_id, body, epoch=_EPOCH.get()))
         json_uri = await self.storage.put(f"roadmaps/{roadmap.id}.json",
                                           roadmap.model_dump_json(indent=2).encode(), "application/json")
         md_uri = await self.storage.put(f"roadmaps/{roadmap.id}.md", roadmap_to_markdown(roadmap).encode(),
                                         "text/markdown; charset=utf-8")
-        await self.store.update_task(task_id, roadmap_id=roadmap.id, draft_roadmap=None)
+        await self._retrying(lambda: self.store.update_task(task_id, roadmap_id=roadmap.id, draft_roadmap=None,
+                                                            epoch=_EPOCH.get()))
         return {"json": json_uri, "markdown": md_uri}
+
+    async def _emit(self, task_id: str, type_: EventType, message: str, **fields: Any) -> None:
+        """An event of this run: fenced by its epoch, which the event data carries too."""
+        epoch = _EPOCH.get()
+        data = {**(fields.pop("data", None) or {}), "epoch": epoch}
+        await self._retrying(lambda: self.events.emit(task_id, type_, message, data=data, epoch=epoch, **fields))
+
+    async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
+        """A database call inside a step: retried on transient unavailability (jittered, bounded)."""
+        async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(DatabaseUnavailable), reraise=True,
+                stop=stop_after_attempt(self.settings.step_db_attempts),
+                wait=wait_random_exponential(multiplier=0.25, max=self.settings.step_db_max_backoff)):
+            with attempt:
+                return await call()
+        raise AssertionError("unreachable")  # pragma: no cover - reraise=True re-raises the last error
 
     # -- commands ----------------------------------------------------------------------------------
 
     async def submit(self, owner: str, request: LearnerRequest, idempotency_key: str | None = None,
                      *, background: bool = True) -> TaskRecord:
+        """Accept a request (once per idempotency key) and schedule its run unless ``background`` is False."""
         task, created = await self.store.create_task(owner, request.model_dump(), idempotency_key)
         if created:
             self.metrics.runs_started.inc()
             log.info("workflow_execution_starting", task_id=task.task_id)
             await self.events.emit(task.task_id, EventType.PROGRESS, "Task accepted", status="pending")
             if background:
-                self.start(task.task_id)
+                await self.schedule(task.task_id)
         return task
 
-    def start(self, task_id: str, graph_input: Any = None, *, fresh: bool = True) -> asyncio.Task[TaskStatus]:
-        """Run (or continue) ``task_id`` in the background; at most one run per task in this process."""
+    async def schedule(self, task_id: str) -> None:
+        """Run ``task_id`` here in the background, or queue it for a worker.
+
+        A failed queue insert is not the caller's problem: the task is already durable and runnable, and
+        the workers' sweep queues such orphans within ``ROADMAP_AGENT_WORKER_ORPHAN_AFTER`` seconds.
+        """
+        if self._dispatch is None:
+            self.start(task_id)
+            return
+        try:
+            await self._dispatch(task_id)
+        except DependencyUnavailable as exc:
+            log.warning("run_not_queued", task_id=task_id, error=exc.message,
+                        message="the workers' sweep will queue it shortly")
+
+    def start(self, task_id: str) -> asyncio.Task[TaskStatus]:
+        """Run (or continue) ``task_id`` in this process; at most one run per task here."""
         current = self._running.get(task_id)
         if current is not None and not current.done():
             return current
-        run = asyncio.create_task(self.run(task_id, graph_input, fresh=fresh), name=f"run-{task_id}")
+        run = asyncio.create_task(self.run(task_id), name=f"run-{task_id}")
         self._running[task_id] = run
         run.add_done_callback(lambda _: self._running.pop(task_id, None) if self._running.get(task_id) is run
                               else None)
         return run
 
-    async def wait(self, task_id: str) -> TaskStatus | None:
+    async def wait(self, task_id: str, poll: float = 0.2) -> TaskRecord:
+        """Until the task stops running (review pending, finished): its record."""
         run = self._running.get(task_id)
-        return await run if run is not None else None
+        if run is not None:
+            await asyncio.gather(run, return_exceptions=True)
+        while True:
+            task = await self.store.get_task(task_id)
+            if task.status not in RUNNABLE:
+                return task
+            await asyncio.sleep(poll)
 
     async def review(self, task_id: str, decision: ReviewDecision, owner: str | None = None) -> TaskRecord:
         if self.emergency:
@@ -121,25 +199,23 @@ class Runner:
         task = await self.store.get_task(task_id, owner)
         if task.status != TaskStatus.HUMAN_REVIEW_PENDING:
             raise NotAwaitingReview(f"Task {task_id} is {task.status.value}, not waiting for a review decision.")
-        await self.store.record_decision(task_id, task.review_round, decision.approved, decision.feedback)
         if not decision.approved and not (decision.feedback or "").strip():
             log.info("review_rejected_without_feedback", task_id=task_id)
-        claimed = await self.store.set_status_if(task_id, {TaskStatus.HUMAN_REVIEW_PENDING}, TaskStatus.RUNNING)
-        if not claimed:
-            raise NotAwaitingReview(f"Task {task_id} stopped waiting for review (it was cancelled).")
-        resume: Command[Any] = Command(resume={"approved": decision.approved, "feedback": decision.feedback})
-        self.start(task_id, resume, fresh=False)
+        # One transaction: a second decision for the round (or one racing a cancel) changes nothing -> 409.
+        await self.store.decide(task_id, task.review_round, decision.approved, decision.feedback)
+        await self.schedule(task_id)
         return await self.store.get_task(task_id)
 
     async def cancel(self, task_id: str, owner: str | None = None) -> TaskRecord:
+        """Idempotent. A task nobody runs is cancelled now; a live run stops at its next step boundary."""
         task = await self.store.get_task(task_id, owner)
         if task.status == TaskStatus.CANCELLED:
             return task
         if task.status in (TaskStatus.COMPLETED, TaskStatus.FAILED):
             raise Conflict(f"Task {task_id} already {task.status.value}; there is nothing to cancel.")
         await self.store.update_task(task_id, cancel_requested=True)
-        # A live run stops itself at its next step boundary; a task nobody is running is cancelled here.
-        idle = {TaskStatus.HUMAN_REVIEW_PENDING} | (set() if task_id in self._running else {TaskStatus.PENDING})
+        # A pending task's claim is a compare-and-set on the status too: whichever comes first wins.
+        idle = {TaskStatus.HUMAN_REVIEW_PENDING, TaskStatus.PENDING}
         if await self.store.set_status_if(task_id, idle, TaskStatus.CANCELLED, current_step=None):
             log.info("cancelled", task_id=task_id)
             await self.events.emit(task_id, EventType.CANCELLED, "Task cancelled", status="cancelled")
@@ -149,27 +225,26 @@ class Runner:
         task = await self.store.get_task(task_id, owner)
         if task.status != TaskStatus.FAILED:
             raise NotRetryable(f"Task {task_id} is {task.status.value}; only failed tasks can be retried.")
-        await self.store.set_status_if(task_id, {TaskStatus.FAILED}, TaskStatus.RUNNING, error=None)
-        self.start(task_id, None, fresh=False)
+        if await self.store.set_status_if(task_id, {TaskStatus.FAILED}, TaskStatus.PENDING, error=None):
+            log.info("retry_requested", task_id=task_id)
+            await self.events.emit(task_id, EventType.PROGRESS, "Retrying from the last checkpoint",
+                                   status="pending")
+            await self.schedule(task_id)
         return await self.store.get_task(task_id)
 
-    async def resume(self, task_id: str) -> asyncio.Task[TaskStatus] | None:
+    async def resume(self, task_id: str) -> bool:
         """Continue a run that died (status pending/running) from its last checkpoint."""
         task = await self.store.get_task(task_id)
         if task.status not in RUNNABLE:
-            return None
-        self.metrics.runs_recovered.inc()
-        log.info("task_recovering", task_id=task_id, step=task.current_step)
-        await self.events.emit(task_id, EventType.TASK_RECOVERING,
-                               f"Resuming from the last checkpoint (was at {task.current_step or 'start'})",
-                               step=task.current_step, status="running")
-        return self.start(task_id, None, fresh=False)
+            return False
+        await self.schedule(task_id)
+        return True
 
     async def recover_unfinished(self) -> list[str]:
-        """At startup (embedded mode, one process): continue every run the last process left behind."""
+        """At startup (in-process execution, one process): continue every run the last process left behind."""
         recovered = []
         for task in await self.store.tasks_in(RUNNABLE):
-            if await self.resume(task.task_id) is not None:
+            if await self.resume(task.task_id):
                 recovered.append(task.task_id)
         return recovered
 
@@ -182,45 +257,103 @@ class Runner:
 
     # -- execution ---------------------------------------------------------------------------------
 
-    async def run(self, task_id: str, graph_input: Any = None, *, fresh: bool = True) -> TaskStatus:
-        config: Any = {"configurable": {"thread_id": task_id}}
-        task = await self.store.get_task(task_id)
-        if task.status.terminal:
-            return task.status
-        if self.emergency:
-            log.warning("emergency_mode_run", task_id=task_id, message="no checkpointer: no human review, "
-                        "no crash recovery; this run is auto-approved and starts from the beginning")
-            graph_input = {"task_id": task_id, "request": {**task.request, "auto_approve": True}}
-        elif graph_input is None:
-            snapshot = await self.graph.aget_state(config)
-            if not snapshot.values:  # never checkpointed: start from the request
-                graph_input = {"task_id": task_id, "request": task.request}
-        await self.store.set_status_if(task_id, RUNNABLE | {TaskStatus.HUMAN_REVIEW_PENDING}, TaskStatus.RUNNING)
+    async def run(self, task_id: str) -> TaskStatus:
+        """Claim the task and run it until it stops (review, finished); a lost claim ends quietly.
+
+        ``DependencyUnavailable`` escapes only when the run is queued (the queue retries it with backoff);
+        in-process it ends the task ``failed`` with the reason, and ``retry`` continues it later.
+        """
+        claim = await self.store.claim_run(task_id, self.worker_name)
+        if claim is None:
+            return (await self.store.get_task(task_id)).status
+        epoch, previous = claim
+        token = _EPOCH.set(epoch)
         try:
+            return await self._run_claimed(task_id, previous)
+        except RunSuperseded as exc:
+            log.warning("run_superseded", task_id=task_id, epoch=epoch, detail=exc.message)
+            return TaskStatus.RUNNING
+        finally:
+            _EPOCH.reset(token)
+
+    async def _run_claimed(self, task_id: str, previous: str | None) -> TaskStatus:
+        task = await self.store.get_task(task_id)
+        if previous is not None:  # the last holder never let go: it crashed, was killed or hung
+            self.metrics.runs_recovered.inc()
+            log.info("task_recovering", task_id=task_id, step=task.current_step, previous_worker=previous)
+            await self._emit(task_id, EventType.TASK_RECOVERING,
+                             f"Resuming from the last checkpoint (was at {task.current_step or 'start'})",
+                             step=task.current_step, status="running")
+        config: Any = {"configurable": {"thread_id": task_id}}
+        try:
+            graph_input, waiting = await self._graph_input(task, config)
+            if waiting:
+                return await self._after_invoke(task_id, config)
             result = await self.graph.ainvoke(graph_input, config)
         except TaskCancelled:
             return await self._finish(task_id, TaskStatus.CANCELLED, EventType.CANCELLED, "Task cancelled")
+        except (RunSuperseded, asyncio.CancelledError):
+            raise
+        except DependencyUnavailable as exc:
+            if self.queued:
+                log.warning("run_interrupted", task_id=task_id, error=exc.message)
+                raise
+            return await self._failed(task_id, exc)
         except Exception as exc:
-            log.exception("failed", task_id=task_id)
-            reason = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
-            return await self._finish(task_id, TaskStatus.FAILED, EventType.FAILED, f"Task failed: {reason}",
-                                      error=reason)
+            return await self._failed(task_id, exc)
         if self.emergency:
             return await self._completed(task_id, result)
         return await self._after_invoke(task_id, config)
+
+    async def _graph_input(self, task: TaskRecord, config: Any) -> tuple[Any, bool]:
+        """(what to invoke the graph with, whether the run is waiting for a review decision instead)."""
+        start = {"task_id": task.task_id, "request": task.request}
+        if self.emergency:
+            log.warning("emergency_mode_run", task_id=task.task_id, message="no checkpointer: no human review, "
+                        "no crash recovery; this run is auto-approved and starts from the beginning")
+            return {**start, "request": {**task.request, "auto_approve": True}}, False
+        snapshot = await self.graph.aget_state(config)
+        if not snapshot.values:  # never checkpointed: start from the request
+            return start, False
+        interrupts = [i for t in snapshot.tasks for i in t.interrupts]
+        if not interrupts:
+            return None, False  # continue from the last checkpoint
+        decision = await self.store.decision(task.task_id, interrupts[0].value["review_round"])
+        if decision is None:  # stopped at the review before its status was recorded: wait for the decision
+            return None, True
+        return Command(resume=decision), False
+
+    async def _failed(self, task_id: str, exc: Exception) -> TaskStatus:
+        log.error("failed", task_id=task_id, error=f"{type(exc).__name__}: {exc}",
+                  exc_info=not isinstance(exc, DependencyUnavailable))
+        reason = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+        return await self._finish(task_id, TaskStatus.FAILED, EventType.FAILED, f"Task failed: {reason}",
+                                  error=reason)
+
+    async def fail(self, task_id: str, reason: str) -> None:
+        """Give up on a run the queue could not finish (attempts used up): the task ends failed."""
+        claim = await self.store.claim_run(task_id, self.worker_name)
+        if claim is None:
+            return
+        token = _EPOCH.set(claim[0])
+        try:
+            await self._finish(task_id, TaskStatus.FAILED, EventType.FAILED, f"Task failed: {reason}", error=reason)
+        finally:
+            _EPOCH.reset(token)
 
     async def _after_invoke(self, task_id: str, config: Any) -> TaskStatus:
         snapshot = await self.graph.aget_state(config)
         interrupts = [i for t in snapshot.tasks for i in t.interrupts]
         if interrupts:
             value = interrupts[0].value
-            await self.store.update_task(task_id, status=TaskStatus.HUMAN_REVIEW_PENDING.value,
-                                         current_step=HUMAN_REVIEW, review_round=value["review_round"],
-                                         draft_roadmap=snapshot.values["roadmap"])
             log.info("human_review_required", task_id=task_id, review_round=value["review_round"])
-            await self.events.emit(task_id, EventType.HUMAN_REVIEW_REQUIRED,
-                                   f"Review round {value['review_round']}: approve, or reject with feedback",
-                                   step=HUMAN_REVIEW, status="human_review_pending", data=value)
+            # The status and its event in one transaction: a decision can only follow what clients were told.
+            await self._emit(task_id, EventType.HUMAN_REVIEW_REQUIRED,
+                             f"Review round {value['review_round']}: approve, or reject with feedback",
+                             step=HUMAN_REVIEW, status="human_review_pending", data=value, task_values={
+                                 "status": TaskStatus.HUMAN_REVIEW_PENDING.value, "current_step": HUMAN_REVIEW,
+                                 "worker": None, "review_round": value["review_round"],
+                                 "draft_roadmap": snapshot.values["roadmap"]})
             return TaskStatus.HUMAN_REVIEW_PENDING
         return await self._completed(task_id, snapshot.values)
 
@@ -230,8 +363,8 @@ class Runner:
 
     async def _finish(self, task_id: str, status: TaskStatus, event: EventType, message: str, *,
                       error: str | None = None, data: dict[str, Any] | None = None) -> TaskStatus:
-        await self.store.update_task(task_id, status=status.value, error=error, current_step=None)
-        self.metrics.runs_finished.labels(status=status.value).inc()
         log.info(event.value, task_id=task_id, status=status.value, error=error)
-        await self.events.emit(task_id, event, message, status=status.value, data=data)
+        await self._emit(task_id, event, message, status=status.value, data=data, task_values={
+            "status": status.value, "error": error, "current_step": None, "worker": None})
+        self.metrics.runs_finished.labels(status=status.value).inc()
         return status

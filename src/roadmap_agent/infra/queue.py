@@ -1,0 +1,239 @@
+"""The run queue on PostgreSQL (procrastinate): API processes enqueue, ``roadmap-agent worker`` processes run.
+
+One job per run of a task: ``run_roadmap(task_id)`` with ``lock`` = ``queueing_lock`` = the task id, so at
+most one job per task waits and at most one runs at a time. What procrastinate does not do on its own, and
+this module adds:
+
+- **Takeover after a crash.** Workers heartbeat every ``ROADMAP_AGENT_WORKER_HEARTBEAT`` s; every worker
+  sweeps each ``SWEEP_INTERVAL`` s for jobs whose worker has been silent for ``STALLED_AFTER`` s and puts them
+  back in the queue (procrastinate only offers the query). The run continues from its last checkpoint.
+- **Orphans.** A task accepted (or resumed by a review) whose job never made it into the queue -- the API
+  process died in between, or the insert failed -- is queued by the sweep after ``ORPHAN_AFTER`` s.
+- **A worker that outlives its database.** procrastinate stops a worker when its heartbeat or listener
+  fails (PostgreSQL restarted); ``run_worker`` starts it again with jittered backoff until asked to stop.
+- **Bounded calls.** Every call made on behalf of a request runs under the operation deadline, so a hung
+  PostgreSQL answers 503 instead of hanging the API.
+
+Nothing outside ``infra/`` imports procrastinate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import procrastinate
+import psycopg
+from procrastinate import exceptions as pexc
+from procrastinate.job_context import JobContext
+from procrastinate.jobs import Job
+from procrastinate.retry import BaseRetryStrategy, RetryDecision
+from procrastinate.worker import Worker
+
+from roadmap_agent.deadline import Deadline, DeadlineExceeded
+from roadmap_agent.errors import DatabaseUnavailable, DependencyUnavailable
+from roadmap_agent.infra.checkpointer import host_port, libpq_url
+from roadmap_agent.logging import get_logger
+from roadmap_agent.settings import DatabaseSettings, WorkerSettings
+
+log = get_logger(__name__)
+
+QUEUE = "roadmaps"
+RUN_TASK = "run_roadmap"
+JobBody = Callable[[str, int], Awaitable[None]]  # (task_id, attempt) -> None
+
+# Runnable tasks with no job waiting or running for them (procrastinate_jobs is the queue's own table).
+ORPHANS_SQL = """
+SELECT t.id FROM tasks t
+ WHERE t.status IN ('pending', 'running')
+   AND t.updated_at < NOW() - (%(seconds)s || ' SECOND')::INTERVAL
+   AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j
+                    WHERE j.lock = t.id AND j.status IN ('todo', 'doing'))
+ ORDER BY t.updated_at
+ LIMIT 100
+"""
+COUNTS_SQL = "SELECT status::text AS status, count(*) AS n FROM procrastinate_jobs GROUP BY status"
+
+
+class JitteredRetry(BaseRetryStrategy):
+    """Retry a run that could not reach a dependency: full jitter over min(cap, 0.5 * 2^attempt) s, bounded."""
+
+    def __init__(self, max_attempts: int, cap: float) -> None:
+        self.max_attempts = max_attempts
+        self.cap = cap
+
+    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
+        if not isinstance(exception, DependencyUnavailable) or job.attempts + 1 >= self.max_attempts:
+            return None
+        delay = random.uniform(0, min(self.cap, 0.5 * 2 ** job.attempts))  # noqa: S311 - jitter, not crypto
+        return RetryDecision(retry_at=datetime.now(UTC) + timedelta(seconds=delay))
+
+
+class RunQueue:
+    def __init__(self, app: procrastinate.App, settings: WorkerSettings, where: str, operation_timeout: float):
+        self.app = app
+        self.settings = settings
+        self.where = where
+        self.operation_timeout = operation_timeout
+        self._deadline = Deadline(cancel_late=True)
+        self._body: JobBody | None = None
+        self.requeued_stalled = 0
+        self.requeued_orphans = 0
+
+    @classmethod
+    @asynccontextmanager
+    async def from_settings(cls, url: str, database: DatabaseSettings, settings: WorkerSettings, *,
+                            pool_size: int = 2) -> AsyncIterator[RunQueue]:
+        """A queue client with its own small pool (workers: concurrency + the listener, heartbeat, sweep)."""
+        kwargs: dict[str, Any] = dict(database.libpq_options())
+        if database.pgbouncer:
+            kwargs["prepare_threshold"] = None
+        connector = procrastinate.PsycopgConnector(
+            conninfo=libpq_url(url), min_size=1, max_size=pool_size, kwargs=kwargs, name="run-queue",
+            timeout=database.pool_timeout, max_waiting=database.pool_max_waiting,
+            max_lifetime=database.pool_recycle, max_idle=database.pool_recycle)
+        queue = cls(procrastinate.App(connector=connector), settings, host_port(url), database.operation_timeout)
+        try:
+            await queue._bounded(connector.open_async(), database.connect_timeout + 2)
+        except DependencyUnavailable as exc:
+            raise DatabaseUnavailable(f"Cannot open the run queue on PostgreSQL at {queue.where}: "
+                                      f"{exc.message}") from None
+        try:
+            yield queue
+        finally:
+            await asyncio.shield(connector.close_async())
+
+    def handle(self, body: JobBody) -> None:
+        """Register what a worker does with a job: ``body(task_id, attempt)``."""
+        self._body = body
+
+        async def run_roadmap(context: JobContext, task_id: str) -> None:
+            await body(task_id, context.job.attempts)
+
+        self.app.task(name=RUN_TASK, queue=QUEUE, pass_context=True,
+                      retry=JitteredRetry(self.settings.max_attempts, self.settings.max_backoff))(run_roadmap)
+
+    # -- producers (API, CLI) ------------------------------------------------------------------------
+
+    async def enqueue(self, task_id: str) -> None:
+        """Queue a run of ``task_id``; a job already waiting for it is enough (no duplicate)."""
+        deferrer = procrastinate.tasks.configure_task(
+            name=RUN_TASK, job_manager=self.app.job_manager, queue=QUEUE, lock=task_id, queueing_lock=task_id)
+        try:
+            await self._bounded(deferrer.defer_async(task_id=task_id))
+        except pexc.AlreadyEnqueued:
+            log.debug("run_already_queued", task_id=task_id)
+
+    async def ping(self) -> None:
+        await self._bounded(self.app.connector.execute_query_one_async("SELECT 1 AS ok"))
+
+    async def job_counts(self) -> dict[str, int]:
+        rows = await self._bounded(self.app.connector.execute_query_all_async(COUNTS_SQL))
+        return {str(r["status"]): int(r["n"]) for r in rows}
+
+    # -- recovery (every worker) ---------------------------------------------------------------------
+
+    async def requeue_stalled(self) -> list[str]:
+        """Put back the runs of workers silent for ``stalled_after`` s; their tasks continue elsewhere."""
+        jobs = await self._bounded(self.app.job_manager.get_stalled_jobs(
+            queue=QUEUE, seconds_since_heartbeat=self.settings.stalled_after))
+        requeued = []
+        for job in jobs:
+            try:
+                await self._bounded(self.app.job_manager.retry_job(job))
+            except pexc.ConnectorException:  # another worker's sweep got there first
+                continue
+            requeued.append(str(job.task_kwargs.get("task_id")))
+        self.requeued_stalled += len(requeued)
+        return requeued
+
+    async def requeue_orphans(self) -> list[str]:
+        """Queue runnable tasks that have no job (accepted, but the job insert never happened)."""
+        rows = await self._bounded(self.app.connector.execute_query_all_async(
+            ORPHANS_SQL, seconds=self.settings.orphan_after))
+        for row in rows:
+            await self.enqueue(row["id"])
+        self.requeued_orphans += len(rows)
+        return [str(r["id"]) for r in rows]
+
+    async def sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.sweep_interval)
+            try:
+                stalled = await self.requeue_stalled()
+                orphans = await self.requeue_orphans()
+            except DependencyUnavailable as exc:
+                log.warning("queue_sweep_failed", error=exc.message)
+                continue
+            if stalled or orphans:
+                log.warning("runs_requeued", stalled=stalled, orphans=orphans)
+
+    # -- the worker loop -----------------------------------------------------------------------------
+
+    async def run_worker(self, name: str, concurrency: int, stop: asyncio.Event) -> None:
+        """Take and run jobs until ``stop`` is set; then drain for ``grace`` s and hand back the rest."""
+        failures = 0
+        sweeper = asyncio.create_task(self.sweep_forever(), name="queue-sweeper")
+        try:
+            while not stop.is_set():
+                worker = Worker(self.app, queues=[QUEUE], name=name, concurrency=concurrency, wait=True,
+                                fetch_job_polling_interval=self.settings.poll_interval,
+                                shutdown_graceful_timeout=self.settings.grace, listen_notify=True,
+                                install_signal_handlers=False, update_heartbeat_interval=self.settings.heartbeat,
+                                stalled_worker_timeout=self.settings.stalled_after)
+                error = await _run_until(worker, stop)
+                if error is None:
+                    break
+                failures += 1
+                delay = random.uniform(0, min(5.0, 0.25 * 2 ** failures))  # noqa: S311 - jitter
+                log.warning("worker_loop_restarting", worker=name, error=_describe(error), in_seconds=round(delay, 2))
+                await _sleep_unless(stop, delay)
+        finally:
+            sweeper.cancel()
+            await asyncio.gather(sweeper, return_exceptions=True)
+
+    async def _bounded(self, operation: Awaitable[Any], seconds: float | None = None) -> Any:
+        try:
+            return await self._deadline.run(operation, seconds or self.operation_timeout)
+        except DeadlineExceeded:
+            raise DatabaseUnavailable(f"The run queue on PostgreSQL at {self.where} did not answer within "
+                                      f"{seconds or self.operation_timeout:g} s (DB_OPERATION_TIMEOUT).") from None
+        except (pexc.ConnectorException, psycopg.Error, OSError) as exc:
+            if isinstance(exc, pexc.AlreadyEnqueued | pexc.UniqueViolation):
+                raise
+            raise DatabaseUnavailable(f"The run queue on PostgreSQL at {self.where} failed: "
+                                      f"{_describe(exc)}") from None
+
+
+async def _run_until(worker: Worker, stop: asyncio.Event) -> BaseException | None:
+    """Run one procrastinate worker until ``stop`` (None) or until it dies on its own (the error)."""
+    run = asyncio.create_task(worker.run(), name="procrastinate-worker")  # type: ignore[no-untyped-call]  # untyped upstream
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({run, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if not run.done():
+        worker.stop()  # type: ignore[no-untyped-call]  # stop fetching; running jobs get the grace period, then are aborted (handed back)
+    try:
+        await run
+    except Exception as exc:
+        return None if stop.is_set() else exc
+    return None if stop.is_set() else RuntimeError("the worker loop ended on its own")
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass
+
+
+def _describe(exc: BaseException) -> str:
+    cause = exc.__cause__ or exc
+    text = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {text[0]}" if text else type(cause).__name__
