@@ -180,7 +180,7 @@ class RunQueue:
         sweeper = asyncio.create_task(self.sweep_forever(), name="queue-sweeper")
         try:
             while not stop.is_set():
-                worker = Worker(self.app, queues=[QUEUE], name=name, concurrency=concurrency, wait=True,
+                worker = _Worker(self.app, queues=[QUEUE], name=name, concurrency=concurrency, wait=True,
                                 fetch_job_polling_interval=self.settings.poll_interval,
                                 shutdown_graceful_timeout=self.settings.grace, listen_notify=True,
                                 install_signal_handlers=False, update_heartbeat_interval=self.settings.heartbeat,
@@ -207,6 +207,22 @@ class RunQueue:
                 raise
             raise DatabaseUnavailable(f"The run queue on PostgreSQL at {self.where} failed: "
                                       f"{_describe(exc)}") from None
+
+
+class _Worker(Worker):
+    """procrastinate's worker with its side-task watchdog kept alive.
+
+    procrastinate stops a worker whose heartbeat or listener task fails by waiting for the *first* side task
+    to end; but with no periodic task registered (ours) its periodic deferrer ends at once, which ends that
+    wait before anything failed. A heartbeat that then fails once (any database blip) stays dead while the
+    worker keeps taking jobs, so every run it takes looks stalled and is taken over STALLED_AFTER seconds
+    later, again and again. Parking the deferrer keeps the watchdog on the tasks that matter.
+    """
+
+    async def _periodic_deferrer(self) -> None:
+        if not self.app.periodic_registry.periodic_tasks:
+            await asyncio.Event().wait()  # until cancelled at shutdown, like the other side tasks
+        await super()._periodic_deferrer()  # type: ignore[no-untyped-call]  # untyped upstream
 
 
 async def _run_until(worker: Worker, stop: asyncio.Event) -> BaseException | None:
