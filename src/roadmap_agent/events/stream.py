@@ -4,7 +4,9 @@ The subscription opens *before* the replay, so nothing published in between is l
 the last delivered sequence are dropped, and a jump in sequence (a dropped publish, a full queue, a dead
 bus) is filled from the log. When the bus is quiet the log is re-read every ``poll_interval`` seconds, so a
 missing fast path costs latency, never events. The stream ends after a terminal event, or at once when the
-task has finished and nothing is left after ``after``.
+task has finished and nothing is left after ``after``. A log read that fails because the database is away
+is tried again every ``poll_interval`` seconds: the stream waits, then catches up from the log, instead of
+breaking mid-response.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 
+from roadmap_agent.errors import DatabaseUnavailable
 from roadmap_agent.events.bus import EventBus
 from roadmap_agent.store.records import Event
 from roadmap_agent.store.repository import TaskStore
@@ -29,8 +32,12 @@ async def stream_events(task_id: str, after: int, store: TaskStore, bus: EventBu
             if read_log:
                 # Status first, then the log: a task already finished with nothing after ``last`` (a client
                 # asking for ?after= past the end) ends the stream instead of waiting forever.
-                finished = (await store.get_task(task_id)).status.terminal
-                events = await store.events_after(task_id, last)
+                try:
+                    finished = (await store.get_task(task_id)).status.terminal
+                    events = await store.events_after(task_id, last)
+                except DatabaseUnavailable:
+                    await asyncio.sleep(poll_interval)
+                    continue
                 for event in events:
                     tally(path)
                     yield event
