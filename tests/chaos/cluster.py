@@ -13,11 +13,13 @@ import contextlib
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,6 +35,10 @@ from websockets.sync.client import connect as ws_connect
 
 GOAL = "I want to become a backend developer in 3 months, I know some Python, 10 hours a week"
 TERMINAL = {"completed", "failed", "cancelled"}
+# A request that blew up instead of answering (or a stream that broke mid-response) in an API log.
+API_CRASHES = ('"unhandled_error"', "Exception in ASGI application")
+FRESH_HEARTBEATS = "SELECT count(*) AS n FROM procrastinate_workers WHERE last_heartbeat > now() - interval '2 seconds'"
+DELIVERIES = re.compile(r'^roadmap_event_deliveries_total\{path="(?P<path>\w+)"\} (?P<n>[0-9.e+]+)$', re.MULTILINE)
 # Tight recovery settings so each scenario fits in seconds (defaults: heartbeat 1 s, stalled after 4 s).
 FAST = {
     "ROADMAP_AGENT_WORKER_HEARTBEAT": "0.5",
@@ -262,6 +268,39 @@ class Cluster:
             follower.start()
         return followers
 
+    def load(self, count: int = 24, *, review: int = 2, follow: int = 6, websocket: int = 2,
+             ) -> tuple[list[str], list[Follower]]:
+        """The usual load: ``count`` concurrent runs (``review`` of them approved by a reviewer thread) and
+        live clients on the first ``follow`` tasks."""
+        ids = self.submit(count, review=review)
+        self.approve_when_asked(ids[:review])
+        return ids, self.follow(ids[:follow], websocket=websocket)
+
+    def mid_run(self, task_ids: Sequence[str], at_least: int, step: str = "curriculum_design",
+                timeout: float = 60) -> None:
+        """Until ``at_least`` of the runs are past their first checkpoint and inside ``step`` or later."""
+        until(lambda: len(self.steps_started(step) & set(task_ids)) >= at_least, timeout, f"{at_least} runs at {step}")
+
+    def after_recovery(self, count: int = 8, timeout: float = 30) -> list[str]:
+        """Once the fault is over: every live worker heartbeats again, and ``count`` new runs (longer than
+        STALLED_AFTER) are submitted; a test asserts none of them is taken over, i.e. the deployment is back
+        to steady state instead of limping (a worker that lost its heartbeat has all its runs taken over)."""
+        live = sum(w.alive() for w in self.workers)
+        until(lambda: query(self.db_url, FRESH_HEARTBEATS)[0]["n"] >= live, timeout,
+              f"{live} workers to heartbeat again")
+        return self.submit(count)
+
+    def finish(self, task_ids: Sequence[str], followers: Sequence[Follower], timeout: float = 120) -> None:
+        """Until every task has finished and every client has seen it finish; every process still runs."""
+        self.wait_terminal(task_ids, timeout)
+        for follower in followers:
+            follower.join(20)
+        for proc in [*(a.proc for a in self.apis), *self.workers]:
+            assert proc.alive() or proc.process.returncode == -9, f"{proc.name} died:\n{proc.log()[-3000:]}"
+        for api in self.apis:
+            crashes = [line[:300] for line in api.proc.log().splitlines() if any(p in line for p in API_CRASHES)]
+            assert not crashes, f"{api.proc.name} failed requests with an unhandled error: {crashes[:3]}"
+
     # -- waiting and reading ----------------------------------------------------------------------------
 
     def all_task_ids(self) -> list[str]:
@@ -292,6 +331,18 @@ class Cluster:
         rows = query(self.db_url, "SELECT DISTINCT task_id FROM task_events WHERE step = %s AND status = 'started'",
                      [step])
         return {str(r["task_id"]) for r in rows}
+
+    def deliveries(self) -> Counter[str]:
+        """Events the live APIs sent to clients, by path (replay, live, log_fallback), from /metrics."""
+        total: Counter[str] = Counter()
+        for api in self.apis:
+            if not api.proc.alive():
+                continue
+            with self.client(api) as client:
+                text = client.get("/metrics").text
+            for match in DELIVERIES.finditer(text):
+                total[match["path"]] += int(float(match["n"]))
+        return total
 
     def logs_tail(self, lines: int = 15) -> str:
         parts = []

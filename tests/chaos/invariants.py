@@ -56,13 +56,18 @@ class Report:
     statuses: dict[str, int]
     takeovers: int  # task_recovering events
     tasks_taken_over: set[str]
-    takeover_after: float  # the slowest takeover, seconds after the start of the fault before it
+    takeover_delays: dict[str, float]  # task -> its slowest takeover, seconds after the start of the fault before it
     max_recovery: float  # the longest an unfinished task waited for its next event once a fault ended
     longest_stall: float  # the longest gap between two events of one task
     clients: int
     reconnects: int
     duplicates: int
     duration: float
+
+    @property
+    def takeover_after(self) -> float:
+        """The slowest takeover, seconds after the start of the fault before it."""
+        return max(self.takeover_delays.values(), default=0.0)
 
     def line(self) -> str:
         statuses = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items()))
@@ -93,7 +98,7 @@ def check_invariants(db_url: str, task_ids: Sequence[str], client_streams: Seque
     report = Report(
         scenario=scenario.name, tasks=len(tasks), statuses=dict(Counter(r["status"] for r in tasks.values())),
         takeovers=len(takeovers), tasks_taken_over={t for t, _ in takeovers},
-        takeover_after=max((ts - _fault_before(scenario, ts) for _, ts in takeovers), default=0.0),
+        takeover_delays=_takeover_delays(scenario, takeovers),
         max_recovery=_max_recovery(scenario, events), longest_stall=_longest_stall(events),
         clients=len(client_streams), reconnects=sum(f.connects - 1 for f in client_streams),
         duplicates=duplicates, duration=time.time() - scenario.started)
@@ -164,9 +169,12 @@ def _check_stream(follower: Follower, events: list[dict[str, Any]]) -> int:
     return duplicates
 
 
-def _fault_before(scenario: Scenario, ts: float) -> float:
-    starts = [began for _, began, _ in scenario.faults if began <= ts]
-    return max(starts, default=scenario.started)
+def _takeover_delays(scenario: Scenario, takeovers: list[tuple[str, float]]) -> dict[str, float]:
+    delays: dict[str, float] = {}
+    for task_id, ts in takeovers:
+        began = max((began for _, began, _ in scenario.faults if began <= ts), default=scenario.started)
+        delays[task_id] = round(max(delays.get(task_id, 0.0), ts - began), 2)
+    return delays
 
 
 def _max_recovery(scenario: Scenario, events: dict[str, list[dict[str, Any]]]) -> float:

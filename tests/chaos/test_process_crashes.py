@@ -36,9 +36,7 @@ def test_control_without_faults_has_no_takeovers(shared_env: dict[str, str], tmp
         ids = cluster.submit(22, review=2)
         cluster.approve_when_asked(ids[:2])
         followers = cluster.follow(ids[:5], websocket=2)
-        cluster.wait_terminal(ids, 120)
-        for follower in followers:
-            follower.join(15)
+        cluster.finish(ids, followers)
     report = check_invariants(cluster.db_url, ids, followers, scenario=scenario)
     assert report.takeovers == 0, "runs were taken over although no worker failed: heartbeats are late"
 
@@ -65,15 +63,13 @@ def test_worker_killed_mid_run_its_runs_are_taken_over_within_10_s(
             time.sleep(0.3)
             held = {task for task, holder in cluster.holders().items() if holder == busiest}
             victim.kill()
-        cluster.wait_terminal(ids, 90)
-        for follower in followers:
-            follower.join(15)
-        assert all(w.alive() for w in cluster.workers if w is not victim)
-    report = check_invariants(cluster.db_url, ids, followers, scenario=scenario)
+        calm = cluster.after_recovery()
+        cluster.finish(ids + calm, followers)
+    report = check_invariants(cluster.db_url, ids + calm, followers, scenario=scenario)
     assert held, "the killed worker held no run: nothing was tested"
     assert report.tasks_taken_over == held, "exactly the killed worker's runs are taken over"
     assert report.takeovers == len(held), "each of them once"
-    assert report.takeover_after < 10, f"a takeover took {report.takeover_after:.1f} s"
+    assert report.takeover_after < 10, f"slow takeovers: {report.takeover_delays}"
 
 
 @pytest.mark.timeout(180)
@@ -108,10 +104,8 @@ def test_api_killed_clients_move_to_the_other_and_nothing_accepted_is_lost(
         stop_burst.set()
         for submitter in submitters:
             submitter.join(60)
-        ids += burst
-        cluster.wait_terminal(ids, 90)
-        for follower in followers:
-            follower.join(15)
+        ids += burst + cluster.after_recovery()
+        cluster.finish(ids, followers)
         swept = [w for w in cluster.workers if '"runs_requeued"' in w.log()]
     report = check_invariants(cluster.db_url, ids, followers, scenario=scenario)
     assert orphans, "never caught API 0 between accepting a task and queueing it"
