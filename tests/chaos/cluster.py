@@ -114,6 +114,11 @@ class Proc:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def logged(self, event: str) -> list[dict[str, Any]]:
+        """The JSON log lines of ``event`` (e.g. "run_superseded")."""
+        needle = f'"event": "{event}"'
+        return [json.loads(line) for line in self.log().splitlines() if line.startswith("{") and needle in line]
+
 
 @dataclass
 class Api:

@@ -73,6 +73,38 @@ def test_worker_killed_mid_run_its_runs_are_taken_over_within_10_s(
 
 
 @pytest.mark.timeout(180)
+def test_worker_frozen_past_stalled_after_is_fenced_off_when_it_thaws(
+        shared_env: dict[str, str], tmp_path: Path, worker_env_override: dict[str, str]) -> None:
+    """SIGSTOP for 8 s (a VM freeze, a GC pause): its runs are taken over; on SIGCONT they carry on where they
+    were, and only fencing stops them from running steps alongside the new runs."""
+    scenario = Scenario("worker frozen 8 s (SIGSTOP), then thawed")
+    env = {**shared_env, "ROADMAP_AGENT_STEP_DELAY": "0.8"}
+    with Cluster(tmp_path, env, worker_env=worker_env_override) as cluster:
+        cluster.start(apis=2, workers=3, concurrency=8)
+        cluster.wait_for_workers()
+        ids, followers = cluster.load(24)
+        cluster.mid_run(ids, at_least=16)
+        with scenario.fault("SIGSTOP of the busiest worker for 8 s"):
+            busiest = Counter(cluster.holders().values()).most_common(1)[0][0]
+            frozen = cluster.worker_by_name(busiest)
+            assert frozen is not None
+            os.kill(frozen.pid, signal.SIGSTOP)
+            time.sleep(0.3)
+            held = {task for task, holder in cluster.holders().items() if holder == busiest}
+            time.sleep(7.7)
+            os.kill(frozen.pid, signal.SIGCONT)
+        calm = cluster.after_recovery()
+        cluster.finish(ids + calm, followers)
+        fenced = {line["task_id"] for line in frozen.logged("run_superseded")} & held
+    report = check_invariants(cluster.db_url, ids + calm, followers, scenario=scenario)
+    assert held, "the frozen worker held no run: nothing was tested"
+    assert report.tasks_taken_over == held, "exactly the frozen worker's runs are taken over"
+    assert report.takeover_after < 10, f"slow takeovers: {report.takeover_delays}"
+    assert fenced, "no thawed run ran into the fence: the scenario did not test it"
+    assert not report.tasks_taken_over & set(calm)
+
+
+@pytest.mark.timeout(180)
 def test_api_killed_clients_move_to_the_other_and_nothing_accepted_is_lost(
         shared_env: dict[str, str], tmp_path: Path, worker_env_override: dict[str, str]) -> None:
     """API 0 is killed while requests stream into it; one task it accepted but had not queued yet (caught by
@@ -106,7 +138,7 @@ def test_api_killed_clients_move_to_the_other_and_nothing_accepted_is_lost(
             submitter.join(60)
         ids += burst + cluster.after_recovery()
         cluster.finish(ids, followers)
-        swept = [w for w in cluster.workers if '"runs_requeued"' in w.log()]
+        swept = [w for w in cluster.workers if w.logged("runs_requeued")]
     report = check_invariants(cluster.db_url, ids, followers, scenario=scenario)
     assert orphans, "never caught API 0 between accepting a task and queueing it"
     assert swept, "the orphan was never requeued by a worker's sweep"
