@@ -12,6 +12,7 @@ Tokens and cost are logged per step (``llm_step_usage``) and recorded in the ste
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -34,6 +35,7 @@ log = get_logger(__name__)
 INTENT_ANALYSIS, CURRICULUM_DESIGN, ROADMAP_EDIT = "intent_analysis", "curriculum_design", "roadmap_edit"
 MAX_ECHO = 4000  # characters of an invalid answer sent back in a repair round
 MAX_LISTED = 120  # catalog lines in a prompt
+THINKING = re.compile(r"<think>.*?</think>", re.DOTALL)  # reasoning models (DeepSeek-R1, Qwen3) think aloud first
 
 A = TypeVar("A", bound=BaseModel)
 R = TypeVar("R")
@@ -139,7 +141,7 @@ def _hints(request: LearnerRequest, language: Language) -> str:
 
 def parse_answer(completion: Completion, answer_type: type[A]) -> A:
     """The JSON object in the answer (code fences, a leading <think> block or chatter around it are ignored)."""
-    text = completion.text
+    text = THINKING.sub("", completion.text)
     start, end = text.find("{"), text.rfind("}")
     if start == -1:
         raise ValueError("the answer contains no JSON object")
