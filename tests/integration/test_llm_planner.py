@@ -169,6 +169,18 @@ async def test_endpoints_without_json_schema_get_json_object(configure: Configur
     assert formats == ["json_schema", "json_object", "json_object"]  # refused once, then remembered
 
 
+async def test_a_bad_request_for_another_reason_keeps_json_schema(configure: Configure, fake: FakeOpenAI) -> None:
+    fake.add(*[error(400)] * 3)  # e.g. a prompt too long for the model: refused whatever the response format
+    async with open_services(configure()) as services:
+        task_id = await _run(services)
+        await _final(services, task_id)
+        steps = await _completed(services, task_id)
+    assert steps["intent_analysis"].data["planner"] == "offline"
+    assert "HTTP 400" in steps["intent_analysis"].data["fallback_reason"]
+    formats = [r.get("response_format", {}).get("type") for r in fake.chat_requests()]
+    assert formats == ["json_schema", "json_object", None, "json_schema"]  # the next step starts at the top again
+
+
 async def test_chinese_requests_use_chinese_prompts_and_warnings(configure: Configure, fake: FakeOpenAI) -> None:
     fake.add(*[error(500)] * 3)  # intent analysis falls back; curriculum design uses the model
     async with open_services(configure()) as services:

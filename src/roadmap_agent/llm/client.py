@@ -106,16 +106,21 @@ class LLMClient:
 
     async def _complete(self, step: str, model: str, messages: list[Message],
                         schema: dict[str, Any]) -> Completion:
+        rung = self._rung
         while True:
-            rung = self._rung
             try:
-                return await self._with_retries(step, model, messages, schema, LADDER[rung])
-            except openai.APIStatusError as exc:
-                if exc.status_code not in FORMAT_REJECTED or rung == len(LADDER) - 1:
+                completion = await self._with_retries(step, model, messages, schema, LADDER[rung])
+            except openai.APIStatusError as exc:  # 400/422 to a response format: one rung lower
+                if rung == len(LADDER) - 1:
                     raise self._unavailable(exc, step, 1) from None
-                self._rung = max(self._rung, rung + 1)  # remembered: later calls start lower
-                log.warning("llm_response_format_refused", step=step, refused=LADDER[rung],
-                            next=LADDER[self._rung], status=exc.status_code, error=self._scrub(exc.message))
+                log.warning("llm_response_format_refused", step=step, refused=LADDER[rung], next=LADDER[rung + 1],
+                            status=exc.status_code, error=self._scrub(exc.message))
+                rung += 1
+                continue
+            # Remembered only once a lower rung worked: a 400 for another reason (a prompt too long for the
+            # model) fails on every rung and must not cost later calls their JSON schema.
+            self._rung = max(self._rung, rung)
+            return completion
 
     async def _with_retries(self, step: str, model: str, messages: list[Message], schema: dict[str, Any],
                             response_format: ResponseFormat) -> Completion:
