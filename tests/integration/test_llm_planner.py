@@ -250,6 +250,7 @@ def test_cli_generate_and_check_against_the_model(isolated_home: Path, fake: Fak
     assert any(c["id"].startswith("custom.") for s in result["roadmap"]["stages"] for m in s["modules"]
                for c in m["concepts"])
     assert '"event": "llm_step_usage"' in done.stderr and LLM_KEY not in done.stdout + done.stderr
+    assert "Designing the curriculum: Designed" in done.stderr and "(model fake-small)" in done.stderr  # progress
 
     checked = _cli(isolated_home, "check", "--json", **_llm_env(fake))
     llm = next(d for d in _document(checked)["dependencies"] if d["name"] == "llm")
@@ -267,5 +268,6 @@ def test_cli_with_a_wrong_key_falls_back_and_leaks_no_key(isolated_home: Path, f
     assert result["status"] == "completed"
     assert any("offline planner" in warning for warning in result["roadmap"]["warnings"])
     assert "rejected the API key" in done.stderr and "LLM_API_KEY" in done.stderr
+    assert "(offline planner: The LLM at" in done.stderr  # the progress line says so
     for key in (wrong, LLM_KEY):
         assert key not in done.stdout + done.stderr
