@@ -819,12 +819,15 @@ async def check_llm(settings: Settings, limits: Limits) -> DependencyReport:
     steps = Steps(report, "llm", limits, address=f"{base_url}/models", host=endpoint.host,
                   port=endpoint.port, vars="LLM_BASE_URL")
     key = settings.llm.api_key.get_secret_value() if settings.llm.api_key else None
-    wanted = settings.llm.model
+    llm = settings.llm
+    wanted = {"LLM_MODEL": llm.model, "LLM_MODEL_INTENT": llm.model_intent,
+              "LLM_MODEL_CURRICULUM": llm.model_curriculum, "LLM_MODEL_EDIT": llm.model_edit}
 
     def concern(found: tuple[list[str], str | None]) -> Concern:
-        if not wanted or not found[0] or wanted in found[0]:
+        missing = [f"{name} {model}" for name, model in wanted.items() if model and model not in found[0]]
+        if not found[0] or not missing:
             return None
-        return f"LLM_MODEL {wanted} is not offered by this server", f"Pick one of: {', '.join(found[0][:10])}."
+        return f"{', '.join(missing)}: not offered by this server", f"Pick one of: {', '.join(found[0][:10])}."
 
     timeout = httpx.Timeout(limits.step_timeout, connect=min(TCP_TIMEOUT, limits.step_timeout))
     # Made before any step: loading the TLS context (CA bundle) costs ~0.1 s of CPU that is no server's latency.
