@@ -18,7 +18,9 @@
     │   ├── DatabaseUnavailable
     │   ├── CheckpointerUnavailable
     │   ├── BrokerUnavailable          Redis (publishing is best effort: never reaches HTTP)
-    │   └── StorageUnavailable
+    │   ├── StorageUnavailable
+    │   └── LLMUnavailable             the model endpoint (the planner falls back: never reaches HTTP)
+    ├── InvalidModelOutput             the model kept answering what we cannot use (falls back likewise)
     └── ConfigurationError             settings that cannot work; the message says which variable
 
 Every message says what failed, where, and what to do, and never contains a secret.
@@ -116,6 +118,14 @@ class BrokerUnavailable(DependencyUnavailable):
 
 class StorageUnavailable(DependencyUnavailable):
     code = "storage_unavailable"
+
+
+class LLMUnavailable(DependencyUnavailable):
+    code = "llm_unavailable"
+
+
+class InvalidModelOutput(RoadmapAgentError):
+    code = "invalid_model_output"
 
 
 class ConfigurationError(RoadmapAgentError):

@@ -49,6 +49,9 @@ class DependencyHealth:
 class Probe:
     health: DependencyHealth
     ping: Ping | None  # None: disabled on purpose
+    every: float | None = None  # seconds between pings when slower than the prober's interval (a paid API)
+    timeout: float | None = None  # when this dependency may take longer than the prober's timeout
+    last_run: float | None = None
 
 
 class Prober:
@@ -60,22 +63,29 @@ class Prober:
         self._deadline = Deadline()  # a late ping finishes by itself (each has its own deadline too)
         self.on_change: list[Callable[[DependencyHealth], None]] = []
 
-    def add(self, name: str, ping: Ping, *, required: bool, target: str) -> None:
-        self._probes[name] = Probe(DependencyHealth(name, required, target), ping)
+    def add(self, name: str, ping: Ping, *, required: bool, target: str, every: float | None = None,
+            timeout: float | None = None) -> None:
+        self._probes[name] = Probe(DependencyHealth(name, required, target), ping, every, timeout)
 
     def add_disabled(self, name: str, detail: str, *, target: str = "-") -> None:
         self._probes[name] = Probe(DependencyHealth(name, False, target, status="disabled", detail=detail), None)
 
     async def probe_all(self) -> None:
-        await asyncio.gather(*(self._probe(p) for p in self._probes.values() if p.ping is not None))
+        now = time.monotonic()
+        due = [p for p in self._probes.values() if p.ping is not None
+               and (p.every is None or p.last_run is None or now - p.last_run >= p.every)]
+        for probe in due:
+            probe.last_run = now
+        await asyncio.gather(*(self._probe(p) for p in due))
 
     async def _probe(self, probe: Probe) -> None:
         assert probe.ping is not None  # noqa: S101 - filtered by probe_all
         started = time.perf_counter()
+        timeout = probe.timeout or self.timeout
         try:
-            await self._deadline.run(probe.ping(), self.timeout)
+            await self._deadline.run(probe.ping(), timeout)
         except DeadlineExceeded:
-            self._record(probe.health, "down", None, f"no answer within {self.timeout:g} s")
+            self._record(probe.health, "down", None, f"no answer within {timeout:g} s")
             return
         except Exception as error:  # any failure of a ping is the dependency's state, not ours
             message = error.message if isinstance(error, RoadmapAgentError) else f"{type(error).__name__}: {error}"

@@ -22,7 +22,8 @@ from roadmap_agent.infra.queue import RunQueue
 from roadmap_agent.infra.redis import RedisBus
 from roadmap_agent.infra.storage import ArtifactStore, LocalArtifactStore, S3ArtifactStore
 from roadmap_agent.llm.base import Planner
-from roadmap_agent.llm.offline import OfflinePlanner
+from roadmap_agent.llm.client import LLMClient
+from roadmap_agent.llm.fallback import open_planner
 from roadmap_agent.logging import get_logger
 from roadmap_agent.metrics import Metrics, counter, gauge
 from roadmap_agent.settings import Settings, redact_url
@@ -36,6 +37,7 @@ log = get_logger(__name__)
 EMERGENCY_WARNING = ("EMERGENCY MODE: running without a checkpointer (ROADMAP_AGENT_CHECKPOINTER=none). "
                      "Human review and crash recovery are unavailable; runs are auto-approved and lost on a crash.")
 BREAKER_STATES = ("closed", "half_open", "open")
+LLM_PROBE_TIMEOUT = 3.0  # the first probe runs at startup: a hung LLM endpoint delays it by this much at most
 
 
 @dataclass
@@ -86,7 +88,7 @@ async def open_services(settings: Settings, *, recover: bool = False, role: str 
         events = EventLog(store, bus, metrics, background=isinstance(bus, RedisBus))
         stack.push_async_callback(events.aclose)
         catalog = load_catalog()
-        planner = OfflinePlanner(catalog)
+        planner, llm = await stack.enter_async_context(open_planner(settings, catalog))
         saver = checkpointer.saver if checkpointer else None
         queue = await _open_queue(stack, settings, queue_pool)
         runner = Runner(store, events, storage, planner, catalog, saver, settings.resilience, metrics,
@@ -95,7 +97,7 @@ async def open_services(settings: Settings, *, recover: bool = False, role: str 
         log.info("orchestrator_factory_initialized", planner=planner.name,
                  checkpointer=checkpointer.location if checkpointer else "none (emergency mode)",
                  execution="queue" if queue else "in-process")
-        prober = _prober(settings, database, checkpointer, storage, bus)
+        prober = _prober(settings, database, checkpointer, storage, bus, llm)
         await prober.probe_all()
         prober.start()
         stack.push_async_callback(prober.stop)
@@ -142,7 +144,7 @@ async def _open_bus(stack: AsyncExitStack, settings: Settings) -> EventBus:
 
 
 def _prober(settings: Settings, database: Database, checkpointer: Checkpointer | None, storage: ArtifactStore,
-            bus: EventBus) -> Prober:
+            bus: EventBus, llm: LLMClient | None = None) -> Prober:
     resilience = settings.resilience
     prober = Prober(resilience.probe_interval, resilience.probe_timeout)
     prober.add("database", database.ping, required=True, target=database.display_url)
@@ -154,6 +156,9 @@ def _prober(settings: Settings, database: Database, checkpointer: Checkpointer |
     if isinstance(bus, RedisBus):
         url = settings.redis.server_url() or ""
         prober.add("redis", bus.ping, required=False, target=redact_url(url))
+    if llm is not None:  # optional: the offline planner answers while it is down; pinged sparingly (GET /models)
+        prober.add("llm", llm.ping, required=False, target=llm.target, every=settings.llm.probe_interval,
+                   timeout=min(settings.llm.connect_timeout, LLM_PROBE_TIMEOUT))
     return prober
 
 

@@ -145,13 +145,46 @@ class StorageSettings(BaseSettings):
 
 
 class LLMSettings(BaseSettings):
-    """An OpenAI-compatible model; unset means the offline planner."""
+    """An OpenAI-compatible model; unset means the offline planner (which also takes over when the model fails)."""
 
     model_config = _config("LLM_")
 
     base_url: str | None = None
     api_key: SecretStr | None = None
     model: str | None = None
+    # One model per step if wanted (a small fast one for intent analysis, a strong one for the curriculum).
+    model_intent: str | None = None
+    model_curriculum: str | None = None
+    model_edit: str | None = None
+    connect_timeout: float = Field(default=5.0, gt=0)
+    read_timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for the model's answer.")
+    # Whole deadline of one request, retries and backoff included: a hung connection costs no more than this.
+    call_timeout: float = Field(default=90.0, gt=0)
+    # All model work for one step (repair rounds included); then the offline planner answers instead. Capped
+    # below ROADMAP_AGENT_STEP_TIMEOUT so the fallback always has time.
+    step_timeout: float = Field(default=100.0, gt=0)
+    max_retries: int = Field(default=2, ge=0, le=10, description="Retries on 429, 5xx, timeouts, connection errors.")
+    retry_base_delay: float = Field(default=0.5, ge=0)
+    retry_max_delay: float = Field(default=8.0, ge=0, description="Longest backoff, Retry-After included.")
+    repair_attempts: int = Field(default=2, ge=0, le=5, description="Asks to correct invalid JSON before giving up.")
+    response_format: Literal["auto", "json_schema", "json_object", "none"] = "auto"
+    max_tokens: int | None = Field(default=None, ge=1)
+    cost_per_1k_input: float | None = Field(default=None, ge=0, description="Price of 1000 prompt tokens.")
+    cost_per_1k_output: float | None = Field(default=None, ge=0, description="Price of 1000 completion tokens.")
+    # Consecutive failed steps that make the planner skip the model for breaker_reset seconds.
+    breaker_failures: int = Field(default=3, ge=1)
+    breaker_reset: float = Field(default=60.0, gt=0)
+    probe_interval: float = Field(default=30.0, gt=0, description="Seconds between health pings of GET /models.")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.base_url and self.model)
+
+    def model_for(self, step: str) -> str:
+        """The model for ``step`` (intent_analysis, curriculum_design, roadmap_edit)."""
+        chosen = {"intent_analysis": self.model_intent, "curriculum_design": self.model_curriculum,
+                  "roadmap_edit": self.model_edit}.get(step)
+        return chosen or self.model or ""
 
 
 class ResilienceSettings(BaseSettings):
@@ -336,7 +369,7 @@ class Settings(BaseSettings):
             "redis": redact_url(redis_url) if redis_url else "in-process",
             "storage": f"s3://{self.storage.bucket}/{self.storage.prefix}" if self.storage.bucket
             else str(self.artifacts_dir()),
-            "planner": f"llm:{self.llm.model}" if self.llm.base_url else "offline",
+            "planner": f"llm:{self.llm.model} (offline fallback)" if self.llm.enabled else "offline",
             "execution": "queue (roadmap-agent worker)" if self.uses_queue else "in-process",
         }
 

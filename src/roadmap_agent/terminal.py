@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.tree import Tree
@@ -26,7 +29,7 @@ def progress_line(event: Event) -> str | None:
     if event.type == EventType.PROGRESS and event.status == "started":
         return f"[cyan]…[/] {label}"
     if event.type == EventType.PROGRESS and event.status == "completed":
-        return f"[green]✓[/] {label}: {event.message}"
+        return f"[green]✓[/] {label}: {event.message}{_planner(event.data or {})}"
     if event.type == EventType.TASK_RECOVERING:
         return f"[yellow]↻[/] {event.message}"
     if event.type == EventType.FAILED:
@@ -34,6 +37,15 @@ def progress_line(event: Event) -> str | None:
     if event.type in (EventType.COMPLETED, EventType.CANCELLED, EventType.HUMAN_REVIEW_REQUIRED):
         return f"[bold]•[/] {event.message}"
     return None
+
+
+def _planner(data: dict[str, Any]) -> str:
+    """Which planner answered a step, when a model is configured: "(model gpt-4o)" or the fallback and why."""
+    if data.get("fallback_reason"):
+        return f" [yellow](offline planner: {escape(str(data['fallback_reason']))})[/]"
+    if data.get("planner") == "llm":
+        return f" [dim](model {escape(str(data.get('llm_usage', {}).get('model', '')))})[/]"
+    return ""
 
 
 def roadmap_view(roadmap: Roadmap) -> Group:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from serving import work
 
 pytestmark = pytest.mark.integration
 devservices: Any = importlib.import_module("devservices")  # scripts/ is put on sys.path by conftest.py
@@ -113,8 +114,10 @@ def test_everything_reachable_exits_0_with_versions(isolated_home: Path, server_
     assert done.returncode == 0, done.stdout + done.stderr
     assert document["ok"] is True and document["mode"] == "server"
     names = [d["name"] for d in document["dependencies"]]
-    assert names == ["database", "checkpointer", "redis", "storage", "llm"]
-    assert all(d["status"] == "ok" for d in document["dependencies"]), document
+    assert names == ["database", "checkpointer", "workers", "redis", "storage", "llm"]
+    assert all(d["status"] == "ok" for d in document["dependencies"] if d["name"] != "workers"), document
+    # No worker runs in this test (and the database is not migrated yet): optional, so still exit 0.
+    assert _dependency(document, "workers")["status"] == "degraded"
     assert _dependency(document, "database")["version"].startswith("PostgreSQL 15")
     assert _dependency(document, "redis")["version"].startswith("Redis ")
     assert [s["name"] for s in _dependency(document, "database")["steps"]] == ["dns", "tcp", "login", "pool",
@@ -126,8 +129,29 @@ def test_everything_reachable_exits_0_with_versions(isolated_home: Path, server_
     pretty, _ = _check(isolated_home, **variables)
     assert pretty.returncode == 0
     assert "✓ database (required)" in pretty.stdout and "SELECT version()" in pretty.stdout
-    assert "all dependencies ok" in pretty.stdout
     _assert_no_secret(pretty, pg_server.password, s3_server.secret_key, LLM_KEY)
+
+
+def test_workers_are_reported_absent_then_alive(isolated_home: Path, server_env: dict[str, str]) -> None:
+    migrated = subprocess.run([CLI, "migrate"], env={**os.environ, **server_env}, capture_output=True, timeout=60,
+                              check=False)
+    assert migrated.returncode == 0, migrated.stderr
+    done, _ = _check(isolated_home, "--json", **server_env)
+    workers = _dependency(_json(done), "workers")
+    assert done.returncode == 0 and workers["status"] == "degraded"
+    assert "no worker is running" in workers["diagnosis"] and "roadmap-agent worker" in workers["hint"]
+    with work(isolated_home / "w", server_env) as worker:
+        def alive() -> dict[str, Any] | None:
+            report = _dependency(_json(_check(isolated_home, "--json", **server_env)[0]), "workers")
+            return report if report["status"] == "ok" else None
+
+        deadline = time.monotonic() + 30
+        while (report := alive()) is None and worker.process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert report is not None, worker.log()[-2000:]
+        assert "1 worker(s) heartbeating" in report["steps"][2]["detail"]
+    strict, _ = _check(isolated_home, "--json", "--strict", **server_env)  # stopped: not ok any more under --strict
+    assert strict.returncode == 1
 
 
 def test_wrong_postgres_password_exits_1_and_says_so(isolated_home: Path, server_env: dict[str, str],

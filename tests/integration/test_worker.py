@@ -70,9 +70,10 @@ def steps_started(evs: list[dict[str, Any]], step: str) -> int:
 
 def test_api_accepts_and_workers_run_the_workflow(queue_env: dict[str, str], isolated_home: Path) -> None:
     key = create_user_key(queue_env)
+    slow = {**queue_env, "ROADMAP_AGENT_STEP_DELAY": "0.3"}  # 6 runs at once need both workers (2 each)
     with serve(isolated_home / "api", queue_env, api_key=key) as api, \
-         work(isolated_home / "w1", queue_env, concurrency=2) as w1, \
-         work(isolated_home / "w2", queue_env, concurrency=2) as w2:
+         work(isolated_home / "w1", slow, concurrency=2) as w1, \
+         work(isolated_home / "w2", slow, concurrency=2) as w2:
         ids = [api.client.post("/api/v1/roadmaps", json={"goal": GOAL}).json()["task_id"] for _ in range(6)]
         for task_id in ids:
             until(lambda t=task_id: status(api.client, t) == "human_review_pending", 30, "review")

@@ -63,7 +63,7 @@ async def test_review_rejection_edits_and_approval_finalizes(services: Services)
     assert any("Docker" in change for change in edit_event.data["changes"])
 
     with pytest.raises(DecisionAlreadyMade):  # round 1 was decided already
-        await services.store.record_decision(task_id, 1, True, None)
+        await services.store.decide(task_id, 1, True, None)
     await services.runner.review(task_id, ReviewDecision(approved=True))
     with pytest.raises(NotAwaitingReview):
         await services.runner.review(task_id, ReviewDecision(approved=True))

@@ -24,6 +24,7 @@ from roadmap_agent.domain.models import (
     MIN_HOURS_PER_WEEK,
     MIN_WEEKS,
     Intent,
+    Language,
     LearnerRequest,
     Level,
 )
@@ -423,6 +424,11 @@ def _fallback_domain(text: str, catalog: Catalog) -> str:
 _CJK = _compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
+def detect_language(text: str) -> Language:
+    """``zh`` when ``text`` has any Chinese character, else ``en``."""
+    return "zh" if _CJK.search(text) else "en"
+
+
 def analyze_intent(request: LearnerRequest, catalog: Catalog) -> Intent:
     """What ``request`` asks for; its structured fields override what the goal text says."""
     text = normalise(request.goal)
@@ -440,7 +446,7 @@ def analyze_intent(request: LearnerRequest, catalog: Catalog) -> Intent:
         known_skills=known,
         hours_per_week=request.hours_per_week or (hours.value if hours else DEFAULT_HOURS_PER_WEEK),
         weeks=request.weeks or (weeks.value if weeks else DEFAULT_WEEKS),
-        language=request.language or ("zh" if _CJK.search(request.goal) else "en"),
+        language=request.language or detect_language(request.goal),
         preferences=find_preferences(text),
     )
 

@@ -579,6 +579,92 @@ async def check_pg_checkpointer(url: str, settings: DatabaseSettings, limits: Li
     return report
 
 
+@dataclass(frozen=True)
+class QueueState:
+    """The run queue as ``check`` sees it: live workers and waiting work (procrastinate's tables)."""
+
+    workers: int
+    stalled_after: float
+    todo: int
+    doing: int
+    oldest_todo_s: float | None
+
+    def describe_workers(self) -> str:
+        return f"{self.workers} worker(s) heartbeating within {self.stalled_after:g} s"
+
+    def workers_concern(self) -> Concern:
+        if self.workers:
+            return None
+        return ("no worker is running: accepted runs wait in the queue",
+                "Start one or more `roadmap-agent worker` processes with the same DATABASE_URL.")
+
+    def describe_jobs(self) -> str:
+        oldest = f", oldest waiting {self.oldest_todo_s:.0f} s" if self.oldest_todo_s is not None else ""
+        return f"{self.todo} waiting, {self.doing} running{oldest}"
+
+    def jobs_concern(self) -> Concern:
+        if self.oldest_todo_s is None or self.oldest_todo_s < QUEUE_BACKLOG_WARNING_S:
+            return None
+        return (f"a run has waited {self.oldest_todo_s:.0f} s for a worker",
+                "Workers are busy or absent: add workers or raise --concurrency.")
+
+
+QUEUE_BACKLOG_WARNING_S = 60.0
+QUEUE_QUERY = """
+SELECT (SELECT count(*) FROM procrastinate_workers
+         WHERE last_heartbeat > NOW() - make_interval(secs => %(stalled)s)) AS workers,
+       count(*) FILTER (WHERE status = 'todo') AS todo,
+       count(*) FILTER (WHERE status = 'doing') AS doing,
+       EXTRACT(EPOCH FROM NOW() - min(scheduled_at) FILTER (WHERE status = 'todo')) AS oldest_todo_s
+  FROM procrastinate_jobs
+"""
+
+
+async def _queue_state(conn: psycopg.AsyncConnection[Any], stalled_after: float) -> QueueState:
+    cursor = await conn.execute(QUEUE_QUERY, {"stalled": stalled_after})
+    row = await cursor.fetchone()
+    assert row is not None  # noqa: S101 - an aggregate always returns a row
+    oldest = row["oldest_todo_s"]
+    return QueueState(int(row["workers"]), stalled_after, int(row["todo"]), int(row["doing"]),
+                      float(oldest) if oldest is not None else None)
+
+
+async def check_pg_queue(url: str, settings: Settings, limits: Limits,
+                         database: Awaitable[DependencyReport]) -> DependencyReport:
+    """Server mode: are workers alive, and is work waiting too long? (Optional: runs just wait meanwhile.)"""
+    report = DependencyReport("workers", False, redact_url(url))
+    steps = Steps(report, "postgres", limits, **pg_context(url))
+    conninfo = _DRIVER_SUFFIX.sub(r"\1://", url, count=1)
+    conn: psycopg.AsyncConnection[Any] | None = None
+    with stops():
+        if (await database).status == "down":
+            report.steps.append(StepResult("connect", False, None, "skipped: the queue lives in the database"))
+            report.diagnosis, report.hint = "the run queue is in the database, which is down", "Fix the database first."
+            raise _Stop
+        options = pg_options(settings.database, limits.step_timeout, autocommit=True, row_factory=dict_row)
+        opened = await steps.run("connect", lambda: psycopg.AsyncConnection.connect(conninfo, **options),
+                                 lambda _: "connected to the run queue")
+        conn = opened
+        present = await steps.run("tables", lambda: _scalar(opened, QUEUE_TABLES_QUERY),
+                                  lambda found: "queue tables present" if found else "not created yet",
+                                  concern=lambda found: None if found else (
+                                      "the run queue is not created yet",
+                                      "Run `roadmap-agent migrate` (serve and worker do it at start)."))
+        if not present:
+            raise _Stop
+        state = await steps.run("workers", lambda: _queue_state(opened, settings.worker.stalled_after),
+                                QueueState.describe_workers, concern=QueueState.workers_concern)
+        report.steps.append(StepResult("jobs", True, None, state.describe_jobs(), state.jobs_concern() is not None))
+        if report.diagnosis is None and (concern := state.jobs_concern()) is not None:
+            report.diagnosis, report.hint = concern
+    if conn is not None and not steps.abandoned:
+        await close_quietly(conn.close())
+    return report
+
+
+QUEUE_TABLES_QUERY = "SELECT to_regclass('procrastinate_jobs') IS NOT NULL"
+
+
 # -- embedded files ----------------------------------------------------------------------------------
 
 
@@ -733,12 +819,15 @@ async def check_llm(settings: Settings, limits: Limits) -> DependencyReport:
     steps = Steps(report, "llm", limits, address=f"{base_url}/models", host=endpoint.host,
                   port=endpoint.port, vars="LLM_BASE_URL")
     key = settings.llm.api_key.get_secret_value() if settings.llm.api_key else None
-    wanted = settings.llm.model
+    llm = settings.llm
+    wanted = {"LLM_MODEL": llm.model, "LLM_MODEL_INTENT": llm.model_intent,
+              "LLM_MODEL_CURRICULUM": llm.model_curriculum, "LLM_MODEL_EDIT": llm.model_edit}
 
     def concern(found: tuple[list[str], str | None]) -> Concern:
-        if not wanted or not found[0] or wanted in found[0]:
+        missing = [f"{name} {model}" for name, model in wanted.items() if model and model not in found[0]]
+        if not found[0] or not missing:
             return None
-        return f"LLM_MODEL {wanted} is not offered by this server", f"Pick one of: {', '.join(found[0][:10])}."
+        return f"{', '.join(missing)}: not offered by this server", f"Pick one of: {', '.join(found[0][:10])}."
 
     timeout = httpx.Timeout(limits.step_timeout, connect=min(TCP_TIMEOUT, limits.step_timeout))
     # Made before any step: loading the TLS context (CA bundle) costs ~0.1 s of CPU that is no server's latency.
@@ -773,6 +862,8 @@ async def check_all(settings: Settings, *, strict: bool = False,
         checks.append(check_sqlite("checkpointer", settings.checkpoint_path(), limits))
     else:
         checks.append(check_pg_checkpointer(url, settings.database, limits, database))
+    if url is not None and settings.uses_queue:
+        checks.append(check_pg_queue(url, settings, limits, database))
     if redis_url := settings.redis.server_url():
         checks.append(check_redis(redis_url, limits))
     checks.append(check_s3(settings, limits) if settings.storage.bucket

@@ -161,14 +161,26 @@ class RunQueue:
         return [str(r["id"]) for r in rows]
 
     async def sweep_forever(self) -> None:
+        """Sweep every ``sweep_interval`` s -- except right after this process could not sweep for longer than
+        ``stalled_after``: then PostgreSQL (or this process) was stalled, every worker's heartbeat is stale for
+        the same reason, and judging them now would take over runs that are alive. One round later the
+        heartbeats are fresh again."""
+        loop = asyncio.get_running_loop()
+        last_ok = loop.time()
         while True:
             await asyncio.sleep(self.settings.sweep_interval)
+            if loop.time() - last_ok > self.settings.stalled_after + self.settings.sweep_interval:
+                log.info("queue_sweep_skipped", reason="this process could not sweep for a while; "
+                         "waiting one round for heartbeats to catch up")
+                last_ok = loop.time()
+                continue
             try:
                 stalled = await self.requeue_stalled()
                 orphans = await self.requeue_orphans()
             except DependencyUnavailable as exc:
                 log.warning("queue_sweep_failed", error=exc.message)
                 continue
+            last_ok = loop.time()
             if stalled or orphans:
                 log.warning("runs_requeued", stalled=stalled, orphans=orphans)
 

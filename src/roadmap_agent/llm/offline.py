@@ -7,6 +7,9 @@ from roadmap_agent.domain.editing import edit_roadmap
 from roadmap_agent.domain.intent import analyze_intent
 from roadmap_agent.domain.models import Intent, LearnerRequest, Roadmap
 from roadmap_agent.domain.planning import design_curriculum
+from roadmap_agent.llm.base import PlannerNote, record
+
+_NOTE = PlannerNote("offline")
 
 
 class OfflinePlanner:
@@ -16,10 +19,13 @@ class OfflinePlanner:
         self.catalog = catalog or load_catalog()
 
     async def analyze_intent(self, request: LearnerRequest) -> Intent:
+        record(_NOTE)
         return analyze_intent(request, self.catalog)
 
     async def design_curriculum(self, intent: Intent, roadmap_id: str) -> Roadmap:
+        record(_NOTE)
         return design_curriculum(intent, self.catalog, roadmap_id)
 
     async def edit_roadmap(self, roadmap: Roadmap, intent: Intent, feedback: str) -> tuple[Roadmap, list[str]]:
+        record(_NOTE)
         return edit_roadmap(roadmap, feedback, self.catalog, intent.domains, intent.level)

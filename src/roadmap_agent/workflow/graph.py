@@ -27,7 +27,7 @@ from langgraph.types import interrupt
 from roadmap_agent.domain.catalog import Catalog
 from roadmap_agent.domain.models import Intent, LearnerRequest, Roadmap
 from roadmap_agent.domain.validation import auto_fix, validate_roadmap
-from roadmap_agent.llm.base import Planner
+from roadmap_agent.llm.base import Planner, PlannerNote, collect_notes
 
 INTENT_ANALYSIS = "intent_analysis"
 CURRICULUM_DESIGN = "curriculum_design"
@@ -49,6 +49,7 @@ class RoadmapState(TypedDict, total=False):
     decision: dict[str, Any]
     changes: list[str]
     artifacts: dict[str, str]
+    planner_warnings: list[str]  # e.g. "the model failed; the offline planner did this step": shown on roadmaps
 
 
 class StepHooks(Protocol):
@@ -126,6 +127,23 @@ class _Nodes:
         return {"decision": decision, "review_round": review_round}
 
 
+def _with_planner_notes(state: RoadmapState, update: dict[str, Any], data: dict[str, Any],
+                        notes: list[PlannerNote]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Say in the event which planner answered; a planner's warning (a fallback) also goes on every roadmap
+    the learner sees from then on (an edit or auto-fix rebuilds the roadmap's own warnings)."""
+    if notes:
+        data = {**data, **notes[-1].event_data()}
+    warnings = list(state.get("planner_warnings", []))
+    warnings += [n.warning for n in notes if n.warning and n.warning not in warnings]
+    if not warnings:
+        return update, data
+    update = {**update, "planner_warnings": warnings}
+    if "roadmap" in update:
+        shown = update["roadmap"].get("warnings", [])
+        update["roadmap"] = {**update["roadmap"], "warnings": shown + [w for w in warnings if w not in shown]}
+    return update, data
+
+
 def _route_after_validation(state: RoadmapState) -> str:
     return ROADMAP_EDIT if state.get("issues") else HUMAN_REVIEW
 
@@ -141,8 +159,10 @@ def build_graph(planner: Planner, catalog: Catalog, hooks: StepHooks, saver: Bas
     def step(name: str, body: Step) -> Node:
         async def node(state: RoadmapState) -> dict[str, Any]:
             await hooks.step_started(state["task_id"], name)
-            async with asyncio.timeout(step_timeout):
-                update, message, data = await body(state)
+            with collect_notes() as notes:
+                async with asyncio.timeout(step_timeout):
+                    update, message, data = await body(state)
+            update, data = _with_planner_notes(state, update, data, notes)
             await hooks.step_completed(state["task_id"], name, message, data)
             return update
         return node

@@ -185,7 +185,9 @@ class Runner:
         """Until the task stops running (review pending, finished): its record."""
         run = self._running.get(task_id)
         if run is not None:
-            await asyncio.gather(run, return_exceptions=True)
+            await asyncio.wait({run})
+            if not run.cancelled() and (error := run.exception()) is not None:
+                raise error  # e.g. the database went away: the caller reports it; `resume` continues later
         while True:
             task = await self.store.get_task(task_id)
             if task.status not in RUNNABLE:

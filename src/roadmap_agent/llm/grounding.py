@@ -1,0 +1,254 @@
+"""A model's answers mapped onto the bundled catalog (pure: no IO).
+
+A concept the model names is matched to a catalog concept by id, then by name or alias (English or Chinese),
+then by the catalog's own text matcher; a match takes the catalog's id, name, description, hours (scaled for
+the level, as the offline planner does), difficulty, prerequisites and resources. A concept with no match is
+kept as the model gave it, sanitised: a ``custom.`` id, hours clamped, prerequisites limited to concepts that
+exist, and no links (a model's URLs are too often invented). The roadmap built here is *not* trusted: the
+workflow's structure validation and auto-fix run on it like on any draft.
+
+Anything that cannot be used at all raises ``GroundingError`` with a sentence the model gets back to repair.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from roadmap_agent.domain.catalog import Catalog
+from roadmap_agent.domain.editing import apply_edits
+from roadmap_agent.domain.feedback import (
+    LESS,
+    MORE,
+    AddConcepts,
+    EditOp,
+    ScaleHours,
+    SetHoursPerWeek,
+    SetWeeks,
+    SkipConcepts,
+)
+from roadmap_agent.domain.intent import DEFAULT_HOURS_PER_WEEK, DEFAULT_WEEKS, clamp, skill_ids
+from roadmap_agent.domain.models import (
+    MAX_HOURS_PER_WEEK,
+    MAX_WEEKS,
+    MIN_HOURS_PER_WEEK,
+    MIN_WEEKS,
+    Concept,
+    Intent,
+    Language,
+    LearnerRequest,
+    Module,
+    Roadmap,
+    Stage,
+)
+from roadmap_agent.domain.planning import LEVEL_HOURS_FACTOR, budget_warnings
+from roadmap_agent.domain.schedule import build_schedule, round_hours
+from roadmap_agent.llm.answers import ConceptAnswer, CurriculumAnswer, EditAnswer, IntentAnswer
+
+CUSTOM_PREFIX = "custom."
+MIN_HOURS, MAX_HOURS, DEFAULT_HOURS = 0.5, 40.0, 4.0
+MAX_NAME, MAX_TEXT = 120, 600
+
+
+class GroundingError(ValueError):
+    """The answer parses but cannot be used; the message is meant for the model."""
+
+
+def _key(text: str) -> str:
+    return re.sub(r"[\s\-_./:()（）]+", " ", text.strip().lower()).strip()
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass
+class Names:
+    """Catalog concepts and domains by every name a model may use for them."""
+
+    catalog: Catalog
+    concepts: dict[str, str] = field(default_factory=dict)
+    domains: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for concept in self.catalog.concepts.values():
+            for name in (concept.id, concept.name.en, concept.name.zh, *concept.aliases):
+                self.concepts.setdefault(_key(name), concept.id)
+        for domain in self.catalog.domains.values():
+            for name in (domain.id, domain.id.replace("_", " "), domain.name.en, domain.name.zh):
+                self.domains.setdefault(_key(name), domain.id)
+
+    def concept(self, text: str) -> str | None:
+        if text in self.catalog.concepts:
+            return text
+        exact = self.concepts.get(_key(text))
+        if exact:
+            return exact
+        found = self.catalog.match_concepts(text)
+        return found[0] if len(found) == 1 else None
+
+    def domain(self, text: str) -> str | None:
+        exact = self.domains.get(_key(text))
+        if exact:
+            return exact
+        found = self.catalog.match_domains(text)
+        return found[0] if found else None
+
+
+# -- intent ----------------------------------------------------------------------------------------
+
+
+def intent_from(answer: IntentAnswer, request: LearnerRequest, names: Names, language: Language) -> Intent:
+    """The model's reading of the goal; the request's structured fields win, as with the offline planner."""
+    catalog = names.catalog
+    targets = list(dict.fromkeys(d for d in (names.domain(x) for x in answer.domains) if d))
+    if not targets:
+        raise GroundingError(f"none of the domains {answer.domains} is a catalog domain; use ids from: "
+                             + ", ".join(catalog.domains))
+    known = list(dict.fromkeys(i for skill in [*answer.known_skills, *request.known_skills]
+                               for i in skill_ids(skill, catalog)))
+    hours = request.hours_per_week or (clamp(answer.hours_per_week, MIN_HOURS_PER_WEEK, MAX_HOURS_PER_WEEK)
+                                       if answer.hours_per_week else DEFAULT_HOURS_PER_WEEK)
+    weeks = request.weeks or (clamp(answer.weeks, MIN_WEEKS, MAX_WEEKS) if answer.weeks else DEFAULT_WEEKS)
+    return Intent(goal=request.goal.strip(), domains=[d for d in targets if d not in known] or targets,
+                  level=request.level or answer.level, known_skills=known, hours_per_week=hours, weeks=weeks,
+                  language=language, preferences=[_clip(p, 40) for p in answer.preferences[:5]])
+
+
+# -- curriculum ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Draft:
+    names: Names
+    intent: Intent
+    known: set[str]
+    by_answer: dict[str, str] = field(default_factory=dict)  # the model's id or name -> our id
+    concepts: dict[str, Concept] = field(default_factory=dict)
+
+    def resolve(self, answer: ConceptAnswer) -> str:
+        for text in (answer.id, answer.name):
+            if text and (found := self.names.concept(text)):
+                return found
+        base = re.sub(r"[^a-z0-9]+", "-", (answer.id or answer.name).lower()).strip("-")[:40] or "topic"
+        candidate, n = f"{CUSTOM_PREFIX}{base}", 1
+        while candidate in self.by_answer.values():
+            n += 1
+            candidate = f"{CUSTOM_PREFIX}{base}-{n}"
+        return candidate
+
+    def reference(self, text: str) -> str | None:
+        return self.by_answer.get(text) or self.by_answer.get(_key(text)) or self.names.concept(text)
+
+
+def roadmap_from(answer: CurriculumAnswer, intent: Intent, names: Names, roadmap_id: str) -> Roadmap:
+    """The model's curriculum as a roadmap, grounded in the catalog; what the learner knows is left out."""
+    draft = _Draft(names, intent, names.catalog.expand_known(intent.known_skills))
+    answers = [c for s in answer.stages for m in s.modules for c in m.concepts]
+    for concept in answers:  # ids first, so prerequisites may name concepts that come later
+        our_id = draft.resolve(concept)
+        for text in (concept.id, concept.name):
+            if text:
+                draft.by_answer.setdefault(text, our_id)
+                draft.by_answer.setdefault(_key(text), our_id)
+    stages = _stages(answer, draft)
+    if not stages:
+        raise GroundingError("no usable concept is left (all were duplicates or already known); propose the "
+                             "concepts the learner still needs, using catalog ids where they exist")
+    flat = [c for s in stages for m in s.modules for c in m.concepts]
+    language = intent.language
+    title = _clip(answer.title, MAX_NAME)
+    counted = (f"{len(stages)} 个阶段、{len(flat)} 个知识点" if language == "zh"
+               else f"{len(stages)} stages, {len(flat)} concepts")
+    summary = _clip(answer.summary, MAX_TEXT) or counted
+    return Roadmap(id=roadmap_id, title=title, summary=summary, language=language,
+                   total_hours=round(sum(c.hours for c in flat), 2), weeks=intent.weeks,
+                   hours_per_week=intent.hours_per_week,
+                   warnings=budget_warnings(flat, intent.hours_per_week, intent.weeks, language, names.catalog),
+                   assumed_known=sorted(draft.known), stages=stages,
+                   schedule=build_schedule(flat, intent.hours_per_week))
+
+
+def _stages(answer: CurriculumAnswer, draft: _Draft) -> list[Stage]:
+    stages: list[Stage] = []
+    for stage in answer.stages:
+        stage_id = f"stage-{len(stages) + 1}"
+        modules: list[Module] = []
+        for module in stage.modules:
+            concepts = [c for c in (_concept(a, draft) for a in module.concepts) if c is not None]
+            if concepts:
+                modules.append(Module(id=f"{stage_id}.m{len(modules) + 1}", name=_clip(module.name, MAX_NAME),
+                                      concepts=concepts))
+        if modules:
+            stages.append(Stage(id=stage_id, name=_clip(stage.name, MAX_NAME), order=len(stages) + 1,
+                                modules=modules))
+    return stages
+
+
+def _concept(answer: ConceptAnswer, draft: _Draft) -> Concept | None:
+    our_id = draft.by_answer.get(answer.id or answer.name) or draft.resolve(answer)
+    if our_id in draft.concepts or our_id in draft.known:
+        return None
+    catalog = draft.names.catalog
+    if our_id in catalog.concepts:
+        known = catalog.concepts[our_id]
+        hours = round_hours(known.hours * LEVEL_HOURS_FACTOR[draft.intent.level])
+        concept = known.to_concept(draft.intent.language, hours)
+    else:
+        needs = [p for p in (draft.reference(x) for x in answer.prerequisites) if p and p != our_id]
+        concept = Concept(id=our_id, name=_clip(answer.name, MAX_NAME),
+                          description=_clip(answer.description, MAX_TEXT) or _clip(answer.name, MAX_NAME),
+                          hours=round_hours(min(max(answer.hours or DEFAULT_HOURS, MIN_HOURS), MAX_HOURS)),
+                          difficulty=answer.difficulty or "intermediate",
+                          prerequisites=list(dict.fromkeys(needs)))
+    draft.concepts[our_id] = concept
+    return concept
+
+
+# -- edits -----------------------------------------------------------------------------------------
+
+
+def _in_roadmap(text: str, roadmap: Roadmap, names: Names) -> str | None:
+    by_name = {_key(c.name): c.id for c in roadmap.concepts()}
+    return text if text in roadmap.concept_ids() else by_name.get(_key(text)) or names.concept(text)
+
+
+def edits_from(answer: EditAnswer, roadmap: Roadmap, names: Names) -> tuple[list[EditOp], list[str]]:
+    """Edit operations for ``apply_edits``, and the names that matched nothing (to tell the learner)."""
+    unmatched: list[str] = []
+
+    def ids(texts: list[str], catalog_only: bool = False) -> tuple[str, ...]:
+        found: list[str] = []
+        for text in texts:
+            hit = names.concept(text) if catalog_only else _in_roadmap(text, roadmap, names)
+            if hit:
+                found.append(hit)
+            else:
+                unmatched.append(_clip(text, 60))
+        return tuple(dict.fromkeys(found))
+
+    ops: list[EditOp] = []
+    if skip := ids(answer.skip):
+        ops.append(SkipConcepts(skip))
+    if add := ids(answer.add, catalog_only=True):
+        ops.append(AddConcepts(add))
+    if more := ids(answer.more_time):
+        ops.append(ScaleHours(more, MORE))
+    if less := ids(answer.less_time):
+        ops.append(ScaleHours(less, LESS))
+    if answer.weeks:
+        ops.append(SetWeeks(answer.weeks))
+    if answer.hours_per_week:
+        ops.append(SetHoursPerWeek(answer.hours_per_week))
+    return ops, unmatched
+
+
+def apply_answer(answer: EditAnswer, roadmap: Roadmap, intent: Intent, names: Names) -> tuple[Roadmap, list[str]]:
+    """The edited roadmap and what changed, in the roadmap's language (the domain applies the operations)."""
+    ops, unmatched = edits_from(answer, roadmap, names)
+    edited, changes = apply_edits(roadmap, ops, names.catalog, intent.domains, intent.level)
+    for text in unmatched:
+        changes.append(f"目录中找不到“{text}”，未做修改。" if roadmap.language == "zh"
+                       else f"Could not find “{text}” in the catalog; nothing changed for it.")
+    return edited, changes
