@@ -40,6 +40,20 @@ def _event(row: sa.Row[Any]) -> Event:
     return Event.model_validate(values)
 
 
+class _AlreadyAppended(Exception):
+    """Raised inside append_event to roll back when the event is in the log already."""
+
+    def __init__(self, seq: int) -> None:
+        self.seq = seq
+
+
+async def _seq_of(conn: AsyncConnection, task_id: str, event_id: str) -> int | None:
+    query = sa.select(task_events.c.seq).where(task_events.c.task_id == task_id,
+                                               task_events.c.data["event_id"].as_string() == event_id)
+    seq = (await conn.execute(query)).scalar()
+    return int(seq) if seq is not None else None
+
+
 def _fenced(statement: sa.Update, epoch: int | None) -> sa.Update:
     return statement if epoch is None else statement.where(tasks.c.run_epoch == epoch)
 
@@ -221,17 +235,28 @@ class TaskStore:
     async def append_event(self, task_id: str, type_: EventType, message: str, *, step: str | None = None,
                            status: str | None = None, data: dict[str, Any] | None = None,
                            task_values: dict[str, Any] | None = None, epoch: int | None = None) -> Event:
-        """Append one event; ``task_values`` update the task row in the same transaction."""
+        """Append one event; ``task_values`` update the task row in the same transaction.
+
+        An event whose ``data["event_id"]`` is in the log already is not appended twice: a retry after a
+        commit whose answer was lost (connection reset mid-commit) gets the event the first attempt wrote.
+        """
         now = utcnow()
+        event_id = (data or {}).get("event_id")
 
         async def append(conn: AsyncConnection) -> int:
             seq = await self._next_seq(conn, task_id, {**(task_values or {}), "updated_at": now}, epoch)
+            # After _next_seq, which locks the task row: an earlier attempt has committed or rolled back.
+            if event_id is not None and (earlier := await _seq_of(conn, task_id, event_id)) is not None:
+                raise _AlreadyAppended(earlier)  # rolls back the sequence number just taken
             await conn.execute(task_events.insert().values(
                 task_id=task_id, seq=seq, type=type_.value, step=step, status=status, message=message,
                 data=data or {}, created_at=now))
             return seq
 
-        seq = await self._db.run(append, write=True)
+        try:
+            seq = await self._db.run(append, write=True)
+        except _AlreadyAppended as appended:
+            return (await self.events_after(task_id, appended.seq - 1, limit=1))[0]
         return Event(task_id=task_id, seq=seq, type=type_, step=step, status=status, message=message,
                      data=data or {}, timestamp=now)
 

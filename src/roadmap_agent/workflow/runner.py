@@ -18,6 +18,7 @@ import asyncio
 import os
 import socket
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -126,9 +127,10 @@ class Runner:
         return {"json": json_uri, "markdown": md_uri}
 
     async def _emit(self, task_id: str, type_: EventType, message: str, **fields: Any) -> None:
-        """An event of this run: fenced by its epoch, which the event data carries too."""
+        """An event of this run: fenced by its epoch, which the event data carries too, with an id that
+        keeps a retried append from logging it twice."""
         epoch = _EPOCH.get()
-        data = {**(fields.pop("data", None) or {}), "epoch": epoch}
+        data = {**(fields.pop("data", None) or {}), "epoch": epoch, "event_id": uuid.uuid4().hex}
         await self._retrying(lambda: self.events.emit(task_id, type_, message, data=data, epoch=epoch, **fields))
 
     async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
