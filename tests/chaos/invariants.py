@@ -4,8 +4,8 @@
   an API process created before dying mid-request), and each ran to ``completed``.
 - No task ran steps twice at once: each run's events carry the epoch of its claim, so per task the epochs in
   sequence order never go down, and a takeover (``task_recovering``) opens a strictly newer epoch.
-- The event log is gap-free (seq 1..N), ends in exactly one terminal event, and every client's stream,
-  after dropping duplicates from reconnects, is exactly that log: nothing skipped, nothing out of order.
+- The event log is gap-free (seq 1..N), ends in exactly one terminal event and logs nothing twice; every
+  client's stream, after dropping duplicates from reconnects, is exactly that log: nothing skipped or reordered.
 - No roadmap is duplicated: exactly one roadmap row (``rm-<task id>``) per completed task, none for others.
 
 ``check_invariants`` asserts all of that and returns a ``Report`` with the figures a scenario asserts on
@@ -134,7 +134,10 @@ def _check_log(task_id: str, events: list[dict[str, Any]]) -> list[float]:
     seqs = [e["seq"] for e in events]
     assert seqs == list(range(1, len(events) + 1)), f"{task_id}: event sequence has gaps: {seqs}"
     terminal = [e["seq"] for e in events if e["type"] in TERMINAL]
-    assert terminal == [len(events)], f"{task_id}: terminal events at {terminal} of {len(events)}"
+    assert terminal == [len(events)], f"{task_id}: terminal events at {terminal} of {len(events)}\n{_describe(events)}"
+    for before, after in itertools.pairwise(events):
+        assert _what(before) != _what(after), f"{task_id}: event {after['seq']} repeats {before['seq']}" \
+                                              f"\n{_describe(events)}"
     takeovers = []
     highest = 0
     for event in events:
@@ -145,10 +148,16 @@ def _check_log(task_id: str, events: list[dict[str, Any]]) -> list[float]:
                                   f"{event['status']}) of epoch {epoch} after epoch {highest}: two runs interleaved"
                                   f"\n{_describe(events)}")
         if event["type"] == "task_recovering":
-            assert epoch > highest, f"{task_id}: takeover at {event['seq']} did not open a new epoch"
+            assert epoch > highest, (f"{task_id}: takeover at {event['seq']} did not open a new epoch"
+                                     f"\n{_describe(events)}")
             takeovers.append(event["ts"])
         highest = epoch
     return takeovers
+
+
+def _what(event: dict[str, Any]) -> tuple[Any, ...]:
+    """What an event says; a run never says the same thing twice in a row (a retried append logged twice would)."""
+    return event["type"], event["step"], event["status"], event["data"].get("epoch"), event["data"].get("review_round")
 
 
 def _check_stream(follower: Follower, events: list[dict[str, Any]]) -> int:
@@ -195,5 +204,5 @@ def _longest_stall(events: dict[str, list[dict[str, Any]]]) -> float:
 
 
 def _describe(events: list[dict[str, Any]]) -> str:
-    return "\n".join(f"  {e['seq']:3} {e['type']:22} {e['step'] or '':22} {e['status'] or '':10} "
-                     f"epoch={e['data'].get('epoch')}" for e in events)
+    return "\n".join(f"  {e['seq']:3} {e['created_at']:%H:%M:%S.%f} {e['type']:16} {e['step'] or '':20} "
+                     f"{e['status'] or '':10} epoch={e['data'].get('epoch')}" for e in events)
