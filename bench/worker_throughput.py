@@ -10,9 +10,12 @@ planner, on a throwaway PostgreSQL (scripts/devservices.py, fsync on).
 * in-process (the baseline): the runner inside this process on the same database, ``--concurrency`` runs at a
   time (``ROADMAP_AGENT_EXECUTION=inprocess``; what ``serve`` does without workers), timed the same way.
 
-Each setting gets an untimed warm-up round, then ``--runs`` timed rounds of K tasks; figures are medians
-[min - max] and ratios against the in-process median measured in the same run. No Redis: events fan out in
-process (publishing is off the run's path anyway). Worker processes are started per setting and stopped by PID.
+Each run measures every setting once, in a rotating order (the machine is shared: load from elsewhere then
+spreads over all settings): fresh processes, an untimed warm-up round, one timed round of K tasks. Figures are
+medians over the runs [min - max] and ratios against the in-process median measured in the same run, with the
+CPU time each part used per roadmap (from /proc) and how many cores our processes kept busy on average. No
+Redis: events fan out in process (publishing is off the run's path anyway). Worker processes are started per
+setting and run, and stopped by PID.
 
     .venv/bin/python bench/worker_throughput.py [--tasks 60 --runs 5 --workers 1,2,4 --concurrency 4]
 """
@@ -126,20 +129,20 @@ async def inprocess_round(services: Services, libpq_url: str, tasks: int, concur
 
 
 async def measure(setting: Setting, rounds: Callable[[int], Awaitable[float]], cpu: CpuProbe,
-                  args: argparse.Namespace, warm: int) -> None:
-    await rounds(warm)  # untimed: imports, caches and pools warmed up
-    for run in range(args.runs):
-        before, began = cpu(), time.monotonic()
-        rate = await rounds(args.tasks)
-        after, wall = cpu(), time.monotonic() - began
-        setting.rates.append(rate)
-        used = {part: after[part] - before[part] for part in after}
-        for part, seconds in used.items():
-            setting.cpu_ms.setdefault(part, []).append(seconds * 1000 / args.tasks)
-        setting.busy.append(sum(used.values()) / wall)
-        parts = ", ".join(f"{part} {seconds * 1000 / args.tasks:.0f}" for part, seconds in used.items())
-        print(f"  {setting.name:<22} run {run + 1}: {rate:6.1f} roadmaps/s ({args.tasks} tasks); CPU ms per "
-              f"roadmap: {parts}", flush=True)
+                  args: argparse.Namespace, warm: int, run: int) -> None:
+    """An untimed warm-up round (imports, caches, pools), then one timed round of ``--tasks``."""
+    await rounds(warm)
+    before, began = cpu(), time.monotonic()
+    rate = await rounds(args.tasks)
+    after, wall = cpu(), time.monotonic() - began
+    setting.rates.append(rate)
+    used = {part: after[part] - before[part] for part in after}
+    for part, seconds in used.items():
+        setting.cpu_ms.setdefault(part, []).append(seconds * 1000 / args.tasks)
+    setting.busy.append(sum(used.values()) / wall)
+    parts = ", ".join(f"{part} {seconds * 1000 / args.tasks:.0f}" for part, seconds in used.items())
+    print(f"  run {run + 1} {setting.name:<18} {rate:6.1f} roadmaps/s ({args.tasks} tasks); CPU ms per roadmap: "
+          f"{parts}; load average {os.getloadavg()[0]:.1f}", flush=True)
 
 
 def own_cpu() -> float:
@@ -153,8 +156,7 @@ def postgres_pid(servers: Servers) -> int:
     return int(servers.postgres.pid)
 
 
-def bench_inprocess(servers: Servers, args: argparse.Namespace) -> Setting:
-    setting = Setting(f"in-process (x{args.concurrency})")
+def bench_inprocess(servers: Servers, args: argparse.Namespace, setting: Setting, run: int) -> None:
     env = servers.base_env(ROADMAP_AGENT_EXECUTION="inprocess")
 
     def cpu() -> dict[str, float]:
@@ -163,18 +165,16 @@ def bench_inprocess(servers: Servers, args: argparse.Namespace) -> Setting:
     async def go() -> None:
         async with opened(env) as services:
             await measure(setting, lambda n: inprocess_round(services, servers.libpq_url, n, args.concurrency),
-                          cpu, args, args.concurrency * 2)
+                          cpu, args, args.concurrency * 2, run)
 
     asyncio.run(go())
-    return setting
 
 
-def bench_workers(servers: Servers, args: argparse.Namespace, count: int) -> Setting:
-    setting = Setting(f"{count} worker{'s' if count > 1 else ''} (x{args.concurrency})")
+def bench_workers(servers: Servers, args: argparse.Namespace, setting: Setting, count: int, run: int) -> None:
     env = servers.base_env(ROADMAP_AGENT_EXECUTION="queue")
     with processes(servers.root / "logs") as group:
         before = registered_workers(servers.libpq_url)
-        workers = [group.worker(env, f"worker-{count}-{n}", args.concurrency) for n in range(count)]
+        workers = [group.worker(env, f"worker-{count}-{run}-{n}", args.concurrency) for n in range(count)]
         wait_workers(servers.libpq_url, before, count, workers)
 
         def cpu() -> dict[str, float]:
@@ -184,10 +184,9 @@ def bench_workers(servers: Servers, args: argparse.Namespace, count: int) -> Set
         async def go() -> None:
             async with opened(env) as services:
                 await measure(setting, lambda n: queued_round(services, servers.libpq_url, n), cpu, args,
-                              count * args.concurrency * 2)
+                              count * args.concurrency * 2, run)
 
         asyncio.run(go())
-    return setting
 
 
 def report(settings: list[Setting], args: argparse.Namespace) -> None:
@@ -220,8 +219,16 @@ def main() -> None:
           "scripts/devservices.py", flush=True)
     with throwaway_servers("throughput") as servers:
         Path(servers.root / "home").mkdir(parents=True, exist_ok=True)
-        results = [bench_inprocess(servers, args)]
-        results.extend(bench_workers(servers, args, count) for count in counts)
+        results = [Setting(f"in-process (x{args.concurrency})"),
+                   *(Setting(f"{count} worker{'s' if count > 1 else ''} (x{args.concurrency})") for count in counts)]
+        pairs = list(zip(results, [0, *counts], strict=True))  # 0 workers: in-process
+        for run in range(args.runs):
+            turn = run % len(pairs)  # rotate the order, so drifting load from elsewhere spreads evenly
+            for setting, count in pairs[turn:] + pairs[:turn]:
+                if count == 0:
+                    bench_inprocess(servers, args, setting, run)
+                else:
+                    bench_workers(servers, args, setting, count, run)
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
     report(results, args)
 
