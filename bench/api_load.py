@@ -14,7 +14,8 @@ from the background prober). All clients start together and keep going for ``--d
 in flight at the end are waited for. Each client has its own ``httpx.AsyncClient`` (one connection); the
 open-files limit is raised first if needed.
 
-Rows, each with a fresh API:
+Rows (``--rounds`` rounds over all rows, interleaved so load from elsewhere on the machine spreads evenly; a
+fresh API for every row and round; figures pooled over the rounds):
 
 * ``--baseline-clients`` (10 = the pool size): no queueing for connections; the baseline.
 * ``--clients`` (500) with the stock admission limit: at most pool + overflow + ``DB_POOL_MAX_WAITING`` (100)
@@ -43,7 +44,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
 import httpx
-from harness import GOALS, Processes, Servers, cpu_seconds, create_keys, percentile, processes, throwaway_servers
+from harness import GOALS, Processes, cpu_seconds, create_keys, percentile, processes, throwaway_servers
 
 ENDPOINTS = ("POST /roadmaps", "GET /tasks/{id}", "GET /health/ready")
 POOL = {"DB_POOL_SIZE": "10", "DB_POOL_MAX_OVERFLOW": "0"}
@@ -58,18 +59,21 @@ class Row:
     env: dict[str, str]
     latencies: dict[str, list[float]] = field(default_factory=lambda: {e: [] for e in ENDPOINTS})
     succeeded: list[float] = field(default_factory=list)  # latencies of 2xx answers only
+    in_order: list[float] = field(default_factory=list)  # every latency, as they came (rounds are slices)
     errors: Counter[str] = field(default_factory=Counter)
-    wall: float = 0.0
-    api_cores: float = 0.0
-    client_cores: float = 0.0
-
-    @property
-    def all_latencies(self) -> list[float]:
-        return [value for values in self.latencies.values() for value in values]
+    samples: dict[str, str] = field(default_factory=dict)  # one error message per kind of error
+    wall: float = 0.0  # seconds of load, all rounds
+    api_cpu: float = 0.0  # CPU seconds of the API processes during the load
+    client_cpu: float = 0.0  # ... and of this process
+    round_p99: list[float] = field(default_factory=list)
 
     @property
     def requests(self) -> int:
-        return len(self.all_latencies)
+        return len(self.in_order)
+
+    def record(self, endpoint: str, seconds: float) -> None:
+        self.latencies[endpoint].append(seconds)
+        self.in_order.append(seconds)
 
 
 async def call(client: httpx.AsyncClient, row: Row, endpoint: str, key: str, url: str,
@@ -82,15 +86,31 @@ async def call(client: httpx.AsyncClient, row: Row, endpoint: str, key: str, url
         else:
             response = await client.post(url, json=body, headers=headers)
     except httpx.HTTPError as exc:
-        row.latencies[endpoint].append(time.perf_counter() - started)
+        row.record(endpoint, time.perf_counter() - started)
         row.errors[f"{endpoint}: {type(exc).__name__}"] += 1
+        row.samples.setdefault(f"{endpoint}: {type(exc).__name__}", str(exc)[:200])
         return None
-    row.latencies[endpoint].append(time.perf_counter() - started)
+    row.record(endpoint, time.perf_counter() - started)
     if response.status_code >= 400:
-        row.errors[f"{endpoint}: {response.status_code}"] += 1
+        kind = f"{endpoint}: {response.status_code}"
+        row.errors[kind] += 1
+        if kind not in row.samples:
+            row.samples[kind] = _message(response)
     else:
-        row.succeeded.append(row.latencies[endpoint][-1])
+        row.succeeded.append(row.in_order[-1])
     return response
+
+
+def _message(response: httpx.Response) -> str:
+    """What an error answer says: the API's message, or for /health/ready the dependencies that are not ok."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    if "dependencies" in body:
+        unwell = [(name, dep) for name, dep in body["dependencies"].items() if dep["status"] != "ok"]
+        return "; ".join(f"{name} {dep['status']}: {dep.get('last_error')}" for name, dep in unwell)[:300]
+    return str(body.get("error", {}).get("message", body))[:300]
 
 
 async def client_loop(client: httpx.AsyncClient, row: Row, key: str, number: int, go: asyncio.Event,
@@ -121,22 +141,26 @@ async def load(url: str, row: Row, keys: list[str], args: argparse.Namespace) ->
         stop_at[0] = began + args.duration
         go.set()
         await asyncio.gather(*loops)
-        row.wall = time.monotonic() - began
+        row.wall += time.monotonic() - began
 
 
-def measure(group: Processes, servers: Servers, row: Row, keys: list[str], args: argparse.Namespace) -> None:
+def measure(group: Processes, row: Row, keys: list[str], args: argparse.Namespace, number: int) -> None:
+    """One round of this row on a fresh API; figures pile up in ``row``."""
     api = group.api(row.env, f"api-{row.clients}")
+    first, errors, wall = len(row.in_order), sum(row.errors.values()), row.wall
     try:
         api_cpu, own = cpu_seconds(api.pid), os.times()
         asyncio.run(load(api.url, row, keys, args))
-        row.api_cores = (cpu_seconds(api.pid) - api_cpu) / row.wall
+        row.api_cpu += cpu_seconds(api.pid) - api_cpu
         after = os.times()
-        row.client_cores = (after.user + after.system - own.user - own.system) / row.wall
+        row.client_cpu += after.user + after.system - own.user - own.system
     finally:
         api.stop()
-    values = row.all_latencies
-    print(f"  {row.name:<40} {row.requests:6} requests, {sum(row.errors.values()):5} errors, "
-          f"p50 {percentile(values, 0.5) * 1000:7.1f} ms, p99 {percentile(values, 0.99) * 1000:7.1f} ms", flush=True)
+    mine = row.in_order[first:]
+    row.round_p99.append(percentile(mine, 0.99))
+    print(f"  round {number + 1} {row.name:<40} {len(mine):6} requests ({len(mine) / (row.wall - wall):4.0f}/s), "
+          f"{sum(row.errors.values()) - errors:5} errors, p50 {percentile(mine, 0.5) * 1000:7.1f} ms, "
+          f"p99 {row.round_p99[-1] * 1000:7.1f} ms; load average {os.getloadavg()[0]:.1f}", flush=True)
 
 
 def raise_open_files(needed: int) -> None:
@@ -153,14 +177,14 @@ def ms(values: list[float], fraction: float) -> str:
 def report(rows: list[Row], args: argparse.Namespace) -> None:
     print()
     print(f"one API process, DB pool 10 (overflow 0), no workers; every client loops POST, GET task, GET "
-          f"/health/ready; {args.duration:g} s; latencies ms, client side")
+          f"/health/ready; {args.duration:g} s x {args.rounds} rounds per row, pooled; latencies ms, client side")
     print(f"{'row':<42}{'requests':>9}{'req/s':>8}{'errors':>8}{'p50':>9}{'p99':>9}{'max':>9}"
           f"{'2xx p50':>9}{'2xx p99':>9}{'API cores':>11}{'client cores':>14}")
     for row in rows:
-        values = row.all_latencies
+        values = row.in_order
         print(f"{row.name:<42}{row.requests:>9}{row.requests / row.wall:>8.0f}{sum(row.errors.values()):>8}"
               f"{ms(values, 0.5):>9}{ms(values, 0.99):>9}{max(values) * 1000:>9.1f}{ms(row.succeeded, 0.5):>9}"
-              f"{ms(row.succeeded, 0.99):>9}{row.api_cores:>11.2f}{row.client_cores:>14.2f}")
+              f"{ms(row.succeeded, 0.99):>9}{row.api_cpu / row.wall:>11.2f}{row.client_cpu / row.wall:>14.2f}")
     print()
     print(f"{'by endpoint: p50 / p99 ms':<42}" + "".join(f"{endpoint:>26}" for endpoint in ENDPOINTS))
     for row in rows:
@@ -170,9 +194,14 @@ def report(rows: list[Row], args: argparse.Namespace) -> None:
     for row in rows:
         errors = ", ".join(f"{name} x{count}" for name, count in row.errors.most_common()) or "none"
         print(f"errors, {row.name}: {errors}")
-    base = rows[0].all_latencies
+        rounds = " / ".join(f"{value * 1000:.0f}" for value in row.round_p99)
+        print(f"  p99 by round: {rounds} ms")
+        for kind, message in sorted(row.samples.items()):
+            print(f"  first {kind}: {message}")
+    print()
+    base = rows[0].in_order
     for row in rows[1:]:
-        values = row.all_latencies
+        values = row.in_order
         print(f"{row.name} / {rows[0].name}: p50 {percentile(values, 0.5) / percentile(base, 0.5):.1f}x, "
               f"p99 {percentile(values, 0.99) / percentile(base, 0.99):.1f}x, "
               f"req/s {(row.requests / row.wall) / (rows[0].requests / rows[0].wall):.2f}x")
@@ -182,7 +211,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=500)
     parser.add_argument("--baseline-clients", type=int, default=10)
-    parser.add_argument("--duration", type=float, default=20.0, help="seconds of load per row")
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds of load per row and round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds over the rows, interleaved; a fresh API each")
     parser.add_argument("--client-timeout", type=float, default=30.0)
     parser.add_argument("--skip-unbounded", action="store_true", help="leave out the DB_POOL_MAX_WAITING=100000 row")
     args = parser.parse_args()
@@ -199,8 +229,9 @@ def main() -> None:
         started = time.monotonic()
         keys = asyncio.run(create_keys(servers.database_url, max(row.clients for row in rows)))
         print(f"{len(keys)} users with one API key each, made in {time.monotonic() - started:.1f} s", flush=True)
-        for row in rows:
-            measure(group, servers, row, keys, args)
+        for number in range(args.rounds):
+            for row in rows:
+                measure(group, row, keys, args, number)
         print(f"load average at the end {os.getloadavg()[0]:.1f}")
     report(rows, args)
 
