@@ -43,7 +43,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import httpx
-from harness import GOALS, Processes, Servers, create_keys, percentile, processes, throwaway_servers
+from harness import GOALS, Processes, Servers, cpu_seconds, create_keys, percentile, processes, throwaway_servers
 
 # Starts `roadmap-agent serve` with the event log publishing inside emit() (the request), like the old code.
 INLINE_PUBLISH_LAUNCHER = """\
@@ -75,6 +75,7 @@ class Row:
     timed_out: dict[str, int] = field(default_factory=lambda: {"POST": 0, "GET": 0})
     errors: Counter[str] = field(default_factory=Counter)
     round_p99: dict[str, list[float]] = field(default_factory=lambda: {"POST": [], "GET": []})
+    api_cpu: float = 0.0  # CPU seconds the API process used during the timed load, all rounds
 
 
 async def call(client: httpx.AsyncClient, row: Row, kind: str, url: str,
@@ -140,9 +141,11 @@ def measure(group: Processes, servers: Servers, row: Row, key: str, args: argpar
                 redis.pause()
                 if redis.ping(timeout=0.5):
                     raise SystemExit("Redis still answers after SIGSTOP")
+            before = cpu_seconds(api.pid)
             try:
                 await load(client, row, ids, args)
             finally:
+                row.api_cpu += cpu_seconds(api.pid) - before
                 if row.hung:
                     redis.resume()
 
@@ -175,12 +178,13 @@ def report(rows: list[Row], args: argparse.Namespace) -> None:
           f"each, {args.duration:g} s per row and round, {args.rounds} rounds pooled (the emulated row: one); "
           f"client timeout {args.client_timeout:g} s")
     header = "".join(f"{f'{kind} {stat}':>12}" for kind in ("POST", "GET") for stat in ("n", "p50", "p99", "max"))
-    print(f"{'row':<46}{header}   errors")
+    print(f"{'row':<46}{header}{'API CPU ms/req':>16}   errors")
     for row in rows:
         cells = "".join(f"{value:>12}" for kind in ("POST", "GET") for value in (
             str(len(row.latencies[kind])), cell(row, kind, 0.5), cell(row, kind, 0.99), cell(row, kind, None)))
         errors = ", ".join(f"{name}: {count}" for name, count in sorted(row.errors.items())) or "none"
-        print(f"{row.name:<46}{cells}   {errors}")
+        requests = sum(len(values) for values in row.latencies.values())
+        print(f"{row.name:<46}{cells}{row.api_cpu * 1000 / max(1, requests):>16.1f}   {errors}")
     for row in rows:
         if len(row.round_p99["POST"]) > 1:
             print(f"{row.name}: p99 by round, POST {_ms(row.round_p99['POST'])}, GET {_ms(row.round_p99['GET'])}")
