@@ -31,7 +31,8 @@ class Metrics:
                                         "live (fast path) or log_fallback (the fast path missed it).",
                                         ["path"], registry=self.registry)
         self.event_publishes = Counter("roadmap_event_publishes_total",
-                                       "Event fan-out publishes: ok, failed or dropped (the durable log covers both).",
+                                       "Event fan-out publishes: ok, failed, skipped (Redis breaker open) or "
+                                       "dropped (outbox full); the durable log covers all but ok.",
                                        ["result"], registry=self.registry)
 
     def watch(self, read: Callable[[], Iterable[Metric]]) -> None:

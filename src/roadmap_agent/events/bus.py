@@ -26,7 +26,10 @@ log = get_logger(__name__)
 
 
 class EventBus(Protocol):
-    async def publish(self, event: Event) -> None: ...
+    async def publish(self, event: Event) -> bool:
+        """Hand ``event`` to live subscribers; False if skipped on purpose (a breaker open), raise on failure."""
+        ...
+
     def subscribe(self, task_id: str) -> AbstractAsyncContextManager[asyncio.Queue[Event]]: ...
 
 
@@ -36,11 +39,12 @@ class InProcessBus:
     def __init__(self) -> None:
         self._queues: dict[str, set[asyncio.Queue[Event]]] = defaultdict(set)
 
-    async def publish(self, event: Event) -> None:
+    async def publish(self, event: Event) -> bool:
         for queue in list(self._queues.get(event.task_id, ())):
             if queue.full():
                 continue
             queue.put_nowait(event)
+        return True
 
     @asynccontextmanager
     async def subscribe(self, task_id: str) -> AsyncIterator[asyncio.Queue[Event]]:
@@ -94,13 +98,13 @@ class EventLog:
 
     async def _publish(self, event: Event) -> None:
         try:
-            await self.bus.publish(event)
+            published = await self.bus.publish(event)
         except Exception as exc:  # the durable log already has it: never fail the caller over the fast path
             self.publish_failures += 1
             self._count("failed")
             log.warning("event_publish_failed", task_id=event.task_id, seq=event.seq, error=str(exc))
         else:
-            self._count("ok")
+            self._count("ok" if published else "skipped")
 
     async def aclose(self, grace: float = 1.0) -> None:
         """Publish what is queued (for at most ``grace`` seconds), then stop the publisher."""

@@ -201,11 +201,11 @@ class RedisBus:
             finally:
                 await bus.close()
 
-    async def publish(self, event: Event) -> None:
-        """Publish within ``publish_timeout``; skipped at once while the breaker is open."""
+    async def publish(self, event: Event) -> bool:
+        """Publish within ``publish_timeout``; skipped at once (False) while the breaker is open."""
         if not self.breaker.allow():
             self.skipped_open += 1
-            return
+            return False
         channel = TASK_CHANNEL.format(task_id=event.task_id)
         try:
             async with asyncio.timeout(self.settings.publish_timeout):
@@ -222,6 +222,7 @@ class RedisBus:
         if self.breaker.state != "closed":
             log.info("redis_publish_recovered", address=self.connection.address)
         self.breaker.record_success()
+        return True
 
     def _record_failure(self) -> None:
         was_open = self.breaker.state != "closed"
