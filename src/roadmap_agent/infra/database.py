@@ -67,8 +67,11 @@ class Database:
     async def run(self, work: Work[T], *, write: bool = False, deadline: float | None = None) -> T:
         """``work(conn)`` on a pooled connection (in a transaction if ``write``), within the deadline."""
         if self._in_flight >= self._capacity:
-            raise DatabaseUnavailable(f"Database at {self.where} is overloaded: {self._in_flight} operations are "
-                                      "already waiting. Retry shortly, or raise DB_POOL_MAX_WAITING.")
+            raise DatabaseUnavailable(f"Database at {self.where} is overloaded: {self._in_flight} operations in "
+                                      f"flight, the limit is {self._capacity} (a pool of "
+                                      f"{self.settings.pool_size + self.settings.pool_max_overflow} connections "
+                                      f"+ {self.settings.pool_max_waiting} waiting). Retry shortly, or raise "
+                                      "DB_POOL_MAX_WAITING.")
         # A parameter, not the caller's asyncio.timeout(): cancelling from outside would wait for the clean-up.
         deadline = deadline or self.settings.operation_timeout
         self._in_flight += 1
