@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -44,6 +45,7 @@ log = get_logger(__name__)
 
 QUEUE = "roadmaps"
 RUN_TASK = "run_roadmap"
+_HEALTHY_RUN = 60.0  # seconds a worker loop must run before its restart backoff starts over
 JobBody = Callable[[str, int], Awaitable[None]]  # (task_id, attempt) -> None
 
 # Runnable tasks with no job waiting or running for them (procrastinate_jobs is the queue's own table).
@@ -197,9 +199,12 @@ class RunQueue:
                                 shutdown_graceful_timeout=self.settings.grace, listen_notify=True,
                                 install_signal_handlers=False, update_heartbeat_interval=self.settings.heartbeat,
                                 stalled_worker_timeout=self.settings.stalled_after)
+                started = time.monotonic()
                 error = await _run_until(worker, stop)
                 if error is None:
                     break
+                if time.monotonic() - started > _HEALTHY_RUN:
+                    failures = 0  # it ran fine for a while: this is a new failure, not the same one again
                 failures += 1
                 delay = random.uniform(0, min(5.0, 0.25 * 2 ** failures))  # noqa: S311 - jitter
                 log.warning("worker_loop_restarting", worker=name, error=_describe(error), in_seconds=round(delay, 2))
