@@ -26,7 +26,7 @@ from roadmap_agent.llm.client import LLMClient
 from roadmap_agent.llm.fallback import open_planner
 from roadmap_agent.logging import get_logger
 from roadmap_agent.metrics import Metrics, counter, gauge
-from roadmap_agent.settings import Settings, redact_url
+from roadmap_agent.settings import API_QUEUE_POOL, Settings, redact_url
 from roadmap_agent.startup import wait_for_database
 from roadmap_agent.store.repository import TaskStore
 from roadmap_agent.store.users import UserStore, ensure_local_key
@@ -64,7 +64,7 @@ class Services:
 
 @asynccontextmanager
 async def open_services(settings: Settings, *, recover: bool = False, role: str = "api",
-                        queue_pool: int = 3) -> AsyncIterator[Services]:
+                        queue_pool: int = API_QUEUE_POOL) -> AsyncIterator[Services]:
     """Everything a process needs; ``recover`` continues runs a previous process left unfinished.
 
     ``role`` names this process in task rows (``api``, ``cli``, ``worker``); ``queue_pool`` sizes its
@@ -147,7 +147,7 @@ def _prober(settings: Settings, database: Database, checkpointer: Checkpointer |
             bus: EventBus, llm: LLMClient | None = None) -> Prober:
     resilience = settings.resilience
     prober = Prober(resilience.probe_interval, resilience.probe_timeout)
-    prober.add("database", database.ping, required=True, target=database.display_url)
+    prober.add("database", database.probe, required=True, target=database.display_url)
     if checkpointer is None:
         prober.add_disabled("checkpointer", EMERGENCY_WARNING)
     else:

@@ -212,6 +212,9 @@ class ResilienceSettings(BaseSettings):
     checkpointer: Literal["auto", "none"] = "auto"
 
 
+API_QUEUE_POOL = 3  # connections an API (or CLI) process keeps to the run queue; a worker: concurrency + 4
+
+
 class WorkerSettings(BaseSettings):
     """How runs are executed: in the process that accepted them, or by ``roadmap-agent worker`` processes.
 

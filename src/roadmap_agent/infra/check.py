@@ -49,7 +49,7 @@ from redis.backoff import NoBackoff
 from rich.console import Console
 from rich.markup import escape
 
-from roadmap_agent.settings import DatabaseSettings, Settings, redact_url
+from roadmap_agent.settings import API_QUEUE_POOL, DatabaseSettings, Settings, redact_url
 
 T = TypeVar("T")
 Status = Literal["ok", "degraded", "down"]
@@ -526,8 +526,10 @@ async def _pool_fit(conn: psycopg.AsyncConnection[Any], settings: DatabaseSettin
     row = await (await conn.execute(POOL_QUERY)).fetchone()
     max_connections, reserved, in_use = row if row else (0, 0, 0)
     parts = (f"DB_POOL_SIZE {settings.pool_size} + DB_POOL_MAX_OVERFLOW {settings.pool_max_overflow} + "
-             f"DB_CHECKPOINT_POOL_SIZE {settings.checkpoint_pool_size}")
-    per_process = settings.pool_size + settings.pool_max_overflow + settings.checkpoint_pool_size
+             f"DB_CHECKPOINT_POOL_SIZE {settings.checkpoint_pool_size} + {API_QUEUE_POOL} run queue + 1 health "
+             "probe; a worker: run queue --concurrency + 4")
+    per_process = (settings.pool_size + settings.pool_max_overflow + settings.checkpoint_pool_size
+                   + API_QUEUE_POOL + 1)
     return PoolFit(int(max_connections), int(reserved), int(in_use), per_process, parts)
 
 

@@ -54,6 +54,8 @@ class Database:
         self._capacity = settings.pool_size + settings.pool_max_overflow + settings.pool_max_waiting
         self._in_flight = 0
         self._deadline = Deadline()  # late operations are left to finish, never cancelled half-way
+        self._probe_engine: AsyncEngine | None = None  # PostgreSQL: one connection of its own for health probes
+        self._probing = 0
 
     @classmethod
     @asynccontextmanager
@@ -98,6 +100,28 @@ class Database:
     async def ping(self) -> None:
         await self.run(_select_one)
 
+    async def probe(self) -> None:
+        """``SELECT 1`` for health checks, on PostgreSQL over a connection of its own (outside the pool and the
+        admission limit): readiness then says whether the database answers, not how busy this process is (a
+        saturated pool shows in ``roadmap_db_pool_connections`` and in fast 503s). The caller bounds the wait."""
+        if self.is_sqlite:
+            await self.ping()
+            return
+        if self._probe_engine is None:
+            self._probe_engine = _create_engine(self.url, self.settings.model_copy(
+                update={"pool_size": 1, "pool_max_overflow": 0}))
+        self._probing += 1
+        try:
+            async with self._probe_engine.connect() as conn:
+                await _select_one(conn)
+        except PoolTimeout as exc:
+            raise DatabaseUnavailable(f"Database at {self.where}: the previous health probe is still waiting for "
+                                      "an answer.") from exc
+        except (OperationalError, InterfaceError) as exc:
+            raise self._unavailable(exc) from exc
+        finally:
+            self._probing -= 1
+
     def pool_stats(self) -> dict[str, float]:
         """Connections in use / idle / overflow, and operations in flight (for metrics)."""
         pool: Any = self.engine.pool
@@ -114,6 +138,8 @@ class Database:
         # SQLite operations end within the busy timeout; a PostgreSQL one may wait on a hung server: 1 s.
         await self._deadline.drain(self.settings.sqlite_busy_timeout + 1 if self.is_sqlite else 1.0)
         await self.engine.dispose(close=not self._deadline.pending)
+        if self._probe_engine is not None:
+            await self._probe_engine.dispose(close=not self._probing)
 
     def _unavailable(self, exc: DBAPIError) -> DatabaseUnavailable:
         cause = str(exc.orig).strip().splitlines()[0] if exc.orig and str(exc.orig).strip() else type(exc).__name__
