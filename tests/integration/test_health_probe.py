@@ -30,12 +30,14 @@ async def test_a_saturated_pool_is_not_a_database_outage(pg_server: Any) -> None
     url = pg_server.create_database(f"probe_{uuid.uuid4().hex[:8]}")
     settings = DatabaseSettings(pool_size=1, pool_max_overflow=0, pool_max_waiting=0)
     async with Database.from_settings(url, settings) as database:
+        holding = asyncio.Event()
+
         async def busy(conn: Any) -> None:
+            holding.set()
             await conn.execute(sa.text("SELECT pg_sleep(1.5)"))
 
         holder = asyncio.create_task(database.run(busy))
-        while database.pool_stats()["in_flight"] < 1:
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(holding.wait(), 5)
         with pytest.raises(DatabaseUnavailable, match="overloaded"):
             await database.ping()  # what requests get: refused at once
         prober = _prober(database)
