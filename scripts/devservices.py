@@ -300,8 +300,9 @@ class _Server:
 
     def kill(self) -> None:
         """SIGKILL the recorded PID, as a crash would; start() afterwards recovers from the data on disk."""
-        pid, self.pid = self.pid, None
-        if pid is None or not alive(pid, self.process_name):
+        pid, running = self.pid, self.is_running()
+        self.pid = None
+        if pid is None or not running:
             return
         _signal([pid], signal.SIGKILL)
         self._reap(pid, timeout=10)
@@ -609,6 +610,14 @@ class S3Server(_Server):
     @property
     def endpoint_url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    def is_running(self) -> bool:
+        # A weed we started is asked through its Popen: right after exec, /proc/<pid>/cmdline can still read
+        # empty (the kernel sets the new argv up after closing the fd Popen waits on), so alive(pid, "weed")
+        # would call a starting server dead -- seen on a loaded machine as "exited" with an empty log.
+        if self._process is not None and self._process.pid == self.pid:
+            return self._process.poll() is None
+        return super().is_running()
 
     def command(self) -> list[str]:
         """The exact ``weed mini`` command line; every port explicit so parallel instances never collide."""
