@@ -56,7 +56,7 @@ class DatabaseSettings(BaseSettings):
     tcp_user_timeout_ms: int = 30_000
     # Server-side guards: a runaway statement, and a transaction left open by a stuck client.
     statement_timeout_ms: int = 15_000
-    idle_in_transaction_timeout_ms: int = 10_000
+    idle_in_transaction_timeout_ms: int = 5_000
     application_name: str = "roadmap-agent"
     # Client-side deadline on every operation: the only thing that ends a wait on a *hung* server
     # (SIGSTOPped, kernel still ACKs), which keepalive and tcp_user_timeout cannot see.

@@ -110,11 +110,14 @@ def test_crash_mid_run_resumes_from_the_checkpoint_in_a_new_process(isolated_hom
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT semantics")
 def test_ctrl_c_leaves_a_resumable_task(isolated_home: Path) -> None:
+    # A shell's background job starts with SIGINT ignored, and so would the CLI (Python keeps an inherited
+    # SIG_IGN): give it the disposition a terminal gives, whatever started this test run.
     process = subprocess.Popen([CLI, "generate", GOAL, "--auto-approve"], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True,
-                               env=_env(isolated_home, ROADMAP_AGENT_STEP_DELAY="1.5"))
+                               env=_env(isolated_home, ROADMAP_AGENT_STEP_DELAY="0.7"),
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     task_id = _wait_for_event(isolated_home, "intent_analysis", "completed")
-    process.send_signal(signal.SIGINT)  # ~6 s of steps left: room for a starved machine
+    process.send_signal(signal.SIGINT)
     _out, err = process.communicate(timeout=20)
     assert process.returncode == 130
     assert f"roadmap-agent resume {task_id}" in err
