@@ -55,7 +55,6 @@ class Database:
         self._in_flight = 0
         self._deadline = Deadline()  # late operations are left to finish, never cancelled half-way
         self._probe_engine: AsyncEngine | None = None  # PostgreSQL: one connection of its own for health probes
-        self._probing = 0
 
     @classmethod
     @asynccontextmanager
@@ -85,15 +84,16 @@ class Database:
         finally:
             self._in_flight -= 1
 
-    async def _execute(self, work: Work[T], write: bool) -> T:
+    async def _execute(self, work: Work[T], write: bool, engine: AsyncEngine | None = None) -> T:
+        engine = engine or self.engine
         try:
-            context = self.engine.begin() if write else self.engine.connect()
+            context = engine.begin() if write else engine.connect()
             async with context as conn:
                 return await work(conn)
         except PoolTimeout as exc:
             raise DatabaseUnavailable(f"No free database connection to {self.where} within "
                                       f"{self.settings.pool_timeout:g} s (DB_POOL_TIMEOUT); the pool of "
-                                      f"{self.settings.pool_size} is busy.") from exc
+                                      f"{engine.pool.size()} is busy.") from exc  # type: ignore[attr-defined]
         except (OperationalError, InterfaceError) as exc:
             raise self._unavailable(exc) from exc
 
@@ -110,17 +110,7 @@ class Database:
         if self._probe_engine is None:
             self._probe_engine = _create_engine(self.url, self.settings.model_copy(
                 update={"pool_size": 1, "pool_max_overflow": 0}))
-        self._probing += 1
-        try:
-            async with self._probe_engine.connect() as conn:
-                await _select_one(conn)
-        except PoolTimeout as exc:
-            raise DatabaseUnavailable(f"Database at {self.where}: the previous health probe is still waiting for "
-                                      "an answer.") from exc
-        except (OperationalError, InterfaceError) as exc:
-            raise self._unavailable(exc) from exc
-        finally:
-            self._probing -= 1
+        await self._execute(_select_one, write=False, engine=self._probe_engine)
 
     def pool_stats(self) -> dict[str, float]:
         """Connections in use / idle / overflow, and operations in flight (for metrics)."""
@@ -138,8 +128,8 @@ class Database:
         # SQLite operations end within the busy timeout; a PostgreSQL one may wait on a hung server: 1 s.
         await self._deadline.drain(self.settings.sqlite_busy_timeout + 1 if self.is_sqlite else 1.0)
         await self.engine.dispose(close=not self._deadline.pending)
-        if self._probe_engine is not None:
-            await self._probe_engine.dispose(close=not self._probing)
+        if self._probe_engine is not None:  # a probe still out on a hung server keeps its connection
+            await self._probe_engine.dispose(close=not self._probe_engine.pool.checkedout())  # type: ignore[attr-defined]
 
     def _unavailable(self, exc: DBAPIError) -> DatabaseUnavailable:
         cause = str(exc.orig).strip().splitlines()[0] if exc.orig and str(exc.orig).strip() else type(exc).__name__
