@@ -114,7 +114,58 @@ def check(domains: dict[str, dict[str, Any]]) -> tuple[list[str], dict[str, Any]
         problems += [f"concept {cid}: unknown prerequisite {p!r}" for p in c.get("prerequisites", [])
                      if p not in concepts]
     problems += cycles(concepts, module_of)
+    problems += term_clashes(domains, concepts)
+    problems += role_neutrality(domains, concepts)
     return problems, concepts, module_of
+
+
+def term_clashes(domains: dict[str, dict[str, Any]], concepts: dict[str, Any]) -> list[str]:
+    """A keyword targets one domain; an alias names one concept and is no domain keyword."""
+    problems: list[str] = []
+    owner: dict[str, str] = {}
+    for name, d in domains.items():
+        for kw in [*d.get("keywords", {}).get("en", []), *d.get("keywords", {}).get("zh", [])]:
+            key = kw.lower().strip()
+            if key in owner and owner[key] != name:
+                problems.append(f"keyword {kw!r} targets both {owner[key]} and {name}")
+            owner.setdefault(key, name)
+    alias_owner: dict[str, str] = {}
+    for cid, c in concepts.items():
+        for alias in c.get("aliases", []):
+            key = alias.lower().strip()
+            if key in owner:
+                problems.append(f"concept {cid}: alias {alias!r} is also a keyword of domain {owner[key]}")
+            if key in alias_owner and alias_owner[key] != cid:
+                problems.append(f"alias {alias!r} names both {alias_owner[key]} and {cid}")
+            alias_owner.setdefault(key, cid)
+    return problems
+
+
+def closure(goals: list[str], concepts: dict[str, Any]) -> set[str]:
+    seen: set[str] = set()
+    pending = list(goals)
+    while pending:
+        c = pending.pop()
+        if c in seen or c not in concepts:
+            continue
+        seen.add(c)
+        pending += concepts[c].get("prerequisites", [])
+    return seen
+
+
+def role_neutrality(domains: dict[str, dict[str, Any]], concepts: dict[str, Any]) -> list[str]:
+    """A role's own core needs nothing that only one of its options teaches (Go chosen: no FastAPI)."""
+    problems: list[str] = []
+    for name, d in domains.items():
+        core = closure(d.get("goal_concepts", []), concepts)
+        for choice in d.get("choices", []):
+            for option, goals in choice.get("options", {}).items():
+                owned = {c["id"] for c in domains.get(option, {}).get("concepts", [])}
+                specific = owned | set(goals)
+                leaked = sorted(core & specific)
+                if leaked:
+                    problems.append(f"{name}: the role's core needs {leaked[:4]}, specific to option {option}")
+    return problems
 
 
 def cycles(concepts: dict[str, Any], module_of: dict[str, str]) -> list[str]:
@@ -155,14 +206,7 @@ def find_cycles(graph: dict[str, list[str]]) -> list[list[str]]:
 
 
 def closure_hours(goals: list[str], concepts: dict[str, Any]) -> tuple[float, int]:
-    seen: set[str] = set()
-    pending = list(goals)
-    while pending:
-        c = pending.pop()
-        if c in seen or c not in concepts:
-            continue
-        seen.add(c)
-        pending += concepts[c].get("prerequisites", [])
+    seen = closure(goals, concepts)
     return sum(concepts[c]["hours"] for c in seen), len(seen)
 
 
