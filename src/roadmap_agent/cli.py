@@ -20,7 +20,7 @@ from rich.table import Table
 
 from roadmap_agent.domain.models import MAX_GOAL_CHARS, Language, LearnerRequest, Level, ReviewDecision, Roadmap
 from roadmap_agent.domain.render import roadmap_to_markdown
-from roadmap_agent.errors import RoadmapAgentError, Unauthorized
+from roadmap_agent.errors import OutOfScope, RoadmapAgentError, Unauthorized
 from roadmap_agent.events.stream import stream_events
 from roadmap_agent.logging import configure_logging
 from roadmap_agent.services import Services, open_services
@@ -28,6 +28,8 @@ from roadmap_agent.settings import Settings
 from roadmap_agent.store.records import TaskStatus
 from roadmap_agent.store.users import LOCAL_USER_ID, UserStore
 from roadmap_agent.terminal import print_roadmap, progress_line
+
+EXIT_OUT_OF_SCOPE = 3  # the offline catalog does not cover the goal (README: exit codes)
 
 app = typer.Typer(help="Personalised learning roadmaps from a goal, through a durable reviewed workflow.",
                   no_args_is_help=True, add_completion=False)
@@ -417,13 +419,16 @@ async def _result(services: Services, task_id: str, as_json: bool) -> int:
                    "roadmap": roadmap.model_dump(mode="json") if roadmap else None}
         if task.error:
             payload["error"] = task.error
+            payload["error_code"] = task.error_code
         sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
     elif roadmap is not None and task.status == TaskStatus.COMPLETED:
         print_roadmap(out, roadmap)
+    if task.status == TaskStatus.FAILED and task.error_code == OutOfScope.code:
+        return EXIT_OUT_OF_SCOPE  # the progress line has shown the message
     if task.status == TaskStatus.FAILED:
         err.print(f"[red]Task failed:[/] {task.error}")
         return 1
-    return 0 if task.status == TaskStatus.COMPLETED else 3
+    return 0 if task.status == TaskStatus.COMPLETED else 1
 
 
 def main() -> None:

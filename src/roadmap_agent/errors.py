@@ -21,6 +21,8 @@
     │   ├── StorageUnavailable
     │   └── LLMUnavailable             the model endpoint (the planner falls back: never reaches HTTP)
     ├── InvalidModelOutput             the model kept answering what we cannot use (falls back likewise)
+    ├── OutOfScope                     the offline catalog does not cover the goal: the task ends failed with
+    │                                  code out_of_scope (CLI exit 3); the message lists what is covered
     └── ConfigurationError             settings that cannot work; the message says which variable
 
 Every message says what failed, where, and what to do, and never contains a secret.
@@ -126,6 +128,16 @@ class LLMUnavailable(DependencyUnavailable):
 
 class InvalidModelOutput(RoadmapAgentError):
     code = "invalid_model_output"
+
+
+class OutOfScope(RoadmapAgentError):
+    """Raised by offline intent analysis; ``uncovered`` names the subjects it recognised but cannot plan."""
+
+    code = "out_of_scope"
+
+    def __init__(self, message: str, uncovered: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.uncovered = list(uncovered or [])
 
 
 class ConfigurationError(RoadmapAgentError):

@@ -98,6 +98,7 @@ class TaskView(BaseModel):
     intent: dict[str, Any] | None
     roadmap_id: str | None
     error: str | None
+    error_code: str | None = None  # e.g. out_of_scope: the offline catalog does not cover the goal
     review_round: int
     created_at: datetime
     updated_at: datetime
@@ -106,8 +107,8 @@ class TaskView(BaseModel):
     @classmethod
     def of(cls, task: TaskRecord) -> TaskView:
         return cls(task_id=task.task_id, owner=task.owner, status=task.status, current_step=task.current_step,
-                   intent=task.intent,
-                   roadmap_id=task.roadmap_id, error=task.error, review_round=task.review_round,
+                   intent=task.intent, roadmap_id=task.roadmap_id, error=task.error, error_code=task.error_code,
+                   review_round=task.review_round,
                    created_at=task.created_at, updated_at=task.updated_at, links=links_for(task.task_id))
 
 

@@ -41,7 +41,7 @@ class CatalogConcept:
     resources: tuple[Resource, ...]
     aliases: tuple[str, ...] = ()
 
-    def to_concept(self, language: Language, hours: float | None = None) -> Concept:
+    def to_concept(self, language: Language, hours: float | None = None, *, core: bool = True) -> Concept:
         return Concept(
             id=self.id,
             name=self.name.get(language),
@@ -49,8 +49,19 @@ class CatalogConcept:
             hours=self.hours if hours is None else hours,
             difficulty=self.difficulty,
             prerequisites=list(self.prerequisites),
-            resources=list(self.resources),
+            resources=resources_for(self.resources, language),
+            core=core,
         )
+
+
+def resources_for(resources: Iterable[Resource], language: Language) -> list[Resource]:
+    """Chinese resources first for a Chinese learner; only English ones for an English learner (unless that
+    leaves none)."""
+    items = list(resources)
+    if language == "zh":
+        return sorted(items, key=lambda r: r.language != "zh")
+    english = [r for r in items if r.language != "zh"]
+    return english or items
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,27 @@ class CatalogModule:
     domain: str
     name: Text
     order: int
+    outcome: Text | None = None  # what the learner can do after it: stage names are made of these
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Alternatives a role offers ("backend language": python | nodejs | ...), each with the goals it adds."""
+
+    id: str
+    name: Text
+    default: str
+    options: dict[str, tuple[str, ...]]  # technology domain id -> goals ((): that domain's goal concepts)
+
+
+@dataclass(frozen=True)
+class CatalogProject:
+    id: str
+    domain: str
+    title: Text
+    brief: Text
+    criteria: tuple[Text, ...]
+    uses: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -69,7 +101,19 @@ class Domain:
     keywords_zh: tuple[str, ...]
     goal_concepts: tuple[str, ...]
     modules: tuple[CatalogModule, ...]
-    concept_ids: tuple[str, ...]
+    concept_ids: tuple[str, ...]  # the concepts this domain's file defines
+    kind: str = "subject"  # role | technology | subject
+    stretch_concepts: tuple[str, ...] = ()
+    choices: tuple[Choice, ...] = ()
+    projects: tuple[CatalogProject, ...] = ()
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A subject learners ask for that the offline catalog does not cover ("Elixir", "钢琴")."""
+
+    name: Text
+    terms: tuple[str, ...]
 
 
 _Term = tuple[str, str, bool]  # normalised term, target id, ASCII (word-boundary) term
@@ -84,14 +128,19 @@ class Catalog:
     domains: dict[str, Domain]
     concepts: dict[str, CatalogConcept]
     modules: dict[str, CatalogModule]
+    uncovered: tuple[Subject, ...] = ()
     _rank: dict[str, int] = field(default_factory=dict, init=False)
+    _module_rank: dict[str, int] = field(default_factory=dict, init=False)
     _concept_terms: list[_Term] = field(default_factory=list, init=False)
     _domain_terms: list[_Term] = field(default_factory=list, init=False)
+    _subject_terms: list[_Term] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         # A stable global rank: domain file order, then concept order inside the domain.
         for index, concept_id in enumerate(c for d in self.domains.values() for c in d.concept_ids):
             self._rank[concept_id] = index
+        for index, module in enumerate(m for d in self.domains.values() for m in d.modules):
+            self._module_rank[module.id] = index
         concept_pairs: list[tuple[str, str]] = []
         for concept in self.concepts.values():
             concept_pairs += [(concept.name.en, concept.id), (concept.name.zh, concept.id)]
@@ -100,11 +149,25 @@ class Catalog:
         self._domain_terms = _sorted_terms(
             (k, d.id) for d in self.domains.values() for k in (*d.keywords_en, *d.keywords_zh)
         )
+        self._subject_terms = _sorted_terms((t, str(i)) for i, s in enumerate(self.uncovered) for t in s.terms)
 
     # -- graph questions ---------------------------------------------------------------------------
 
     def rank(self, concept_id: str) -> int:
         return self._rank[concept_id]
+
+    def module_rank(self, module_id: str) -> int:
+        return self._module_rank.get(module_id, len(self._module_rank))
+
+    def domain_of(self, concept_id: str) -> str | None:
+        concept = self.concepts.get(concept_id)
+        return concept.domain if concept else None
+
+    def goals_of(self, domain_id: str) -> tuple[str, ...]:
+        return self.domains[domain_id].goal_concepts if domain_id in self.domains else ()
+
+    def option_goals(self, choice: Choice, option: str) -> tuple[str, ...]:
+        return choice.options.get(option) or self.goals_of(option)
 
     def closure(self, concept_ids: Iterable[str], stop_at: Iterable[str] = ()) -> set[str]:
         """``concept_ids`` plus everything they transitively need, not walking through ``stop_at``."""
@@ -145,6 +208,19 @@ class Catalog:
     def match_domains(self, text: str) -> list[str]:
         """Domain ids whose keywords appear in ``text``, in order of first appearance."""
         return _match(text, self._domain_terms)
+
+    def match_targets(self, text: str) -> tuple[list[str], list[str]]:
+        """(domain ids, concept ids) named in ``text``: keywords and concept names compete, longest first, so
+        "go concurrency" names the concept and "go" alone the domain."""
+        tagged = [(t, f"d:{target}", a) for t, target, a in self._domain_terms]
+        tagged += [(t, f"c:{target}", a) for t, target, a in self._concept_terms]
+        tagged.sort(key=lambda term: (-len(term[0]), term[1].startswith("c:"), term))
+        hits = _match(text, tagged)
+        return [h[2:] for h in hits if h.startswith("d:")], [h[2:] for h in hits if h.startswith("c:")]
+
+    def match_uncovered(self, text: str) -> list[Subject]:
+        """Subjects the catalog does not cover that ``text`` names."""
+        return [self.uncovered[int(i)] for i in _match(text, self._subject_terms)]
 
 
 def _normalise(text: str) -> str:
@@ -196,11 +272,22 @@ def _text(raw: dict[str, str]) -> Text:
     return Text(en=raw["en"], zh=raw["zh"])
 
 
+def _parse_choice(raw: dict[str, Any]) -> Choice:
+    return Choice(id=str(raw["id"]), name=_text(raw["name"]), default=str(raw["default"]),
+                  options={k: tuple(v or ()) for k, v in raw["options"].items()})
+
+
+def _parse_project(raw: dict[str, Any], domain_id: str) -> CatalogProject:
+    return CatalogProject(id=str(raw["id"]), domain=domain_id, title=_text(raw["title"]), brief=_text(raw["brief"]),
+                          criteria=tuple(_text(c) for c in raw["criteria"]), uses=tuple(raw["uses"]))
+
+
 def _parse_domain(raw: dict[str, Any]) -> tuple[Domain, list[CatalogModule], list[CatalogConcept]]:
     domain_id = str(raw["id"])
     keywords = raw["keywords"]
     modules = [
-        CatalogModule(id=str(m["id"]), domain=domain_id, name=_text(m["name"]), order=i)
+        CatalogModule(id=str(m["id"]), domain=domain_id, name=_text(m["name"]), order=i,
+                      outcome=_text(m["outcome"]) if m.get("outcome") else None)
         for i, m in enumerate(raw["modules"])
     ]
     concepts = [
@@ -218,11 +305,18 @@ def _parse_domain(raw: dict[str, Any]) -> tuple[Domain, list[CatalogModule], lis
         keywords_en=tuple(keywords.get("en", ())), keywords_zh=tuple(keywords.get("zh", ())),
         goal_concepts=tuple(raw.get("goal_concepts", ())),
         modules=tuple(modules), concept_ids=tuple(c.id for c in concepts),
+        kind=str(raw.get("kind", "subject")), stretch_concepts=tuple(raw.get("stretch_concepts", ())),
+        choices=tuple(_parse_choice(c) for c in raw.get("choices", ())),
+        projects=tuple(_parse_project(p, domain_id) for p in raw.get("projects", ())),
     )
     return domain, modules, concepts
 
 
-def build_catalog(raw_domains: Iterable[dict[str, Any]]) -> Catalog:
+def _parse_subjects(raw: dict[str, Any]) -> tuple[Subject, ...]:
+    return tuple(Subject(name=_text(s["name"]), terms=tuple(s["terms"])) for s in raw.get("subjects", ()))
+
+
+def build_catalog(raw_domains: Iterable[dict[str, Any]], uncovered: dict[str, Any] | None = None) -> Catalog:
     domains: dict[str, Domain] = {}
     modules: dict[str, CatalogModule] = {}
     concepts: dict[str, CatalogConcept] = {}
@@ -236,15 +330,21 @@ def build_catalog(raw_domains: Iterable[dict[str, Any]]) -> Catalog:
             if concept.id in concepts:
                 raise CatalogError(f"concept {concept.id!r} is defined twice")
             concepts[concept.id] = concept
-    return Catalog(domains=domains, concepts=concepts, modules=modules)
+    return Catalog(domains=domains, concepts=concepts, modules=modules, uncovered=_parse_subjects(uncovered or {}))
 
 
 DOMAIN_ORDER_FILE = "_order.json"
+UNCOVERED_FILE = "_uncovered.json"
 
 
 @cache
 def load_catalog() -> Catalog:
     """The catalog shipped in the package (parsed once per process)."""
     folder = resources.files("roadmap_agent.domain") / "catalog_data"
-    order: list[str] = json.loads((folder / DOMAIN_ORDER_FILE).read_text(encoding="utf-8"))
-    return build_catalog(json.loads((folder / f"{name}.json").read_text(encoding="utf-8")) for name in order)
+    listed: list[str] = json.loads((folder / DOMAIN_ORDER_FILE).read_text(encoding="utf-8"))
+    files = {f.name.removesuffix(".json") for f in folder.iterdir() if f.name.endswith(".json")}
+    order = [name for name in listed if name in files]  # the order file may run ahead of the data
+    uncovered_file = folder / UNCOVERED_FILE
+    uncovered = json.loads(uncovered_file.read_text(encoding="utf-8")) if uncovered_file.is_file() else {}
+    return build_catalog((json.loads((folder / f"{name}.json").read_text(encoding="utf-8")) for name in order),
+                         uncovered)

@@ -7,7 +7,7 @@ bring their missing prerequisites, hours scale, and the budget changes; then the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from roadmap_agent.domain.catalog import Catalog
 from roadmap_agent.domain.feedback import (
@@ -20,7 +20,7 @@ from roadmap_agent.domain.feedback import (
     parse_feedback,
 )
 from roadmap_agent.domain.models import MAX_HOURS_PER_WEEK, MAX_WEEKS, Concept, Language, Roadmap
-from roadmap_agent.domain.planning import Plan, arrange
+from roadmap_agent.domain.planning import arrange, plan_of
 from roadmap_agent.domain.schedule import round_hours
 
 
@@ -48,11 +48,14 @@ def apply_edits(roadmap: Roadmap, ops: list[EditOp], catalog: Catalog, domains: 
     draft = _Draft(concepts={c.id: c.model_copy(deep=True) for c in roadmap.concepts()},
                    known=set(roadmap.assumed_known), hours_per_week=roadmap.hours_per_week,
                    weeks=roadmap.weeks, language=roadmap.language)
+    base = plan_of(roadmap, domains, level)
+    draft.weeks = base.weeks
+    weeks_before = draft.weeks
     for op in ops:
         _apply(op, draft, catalog)
-    plan = Plan(roadmap_id=roadmap.id, concepts=list(draft.concepts.values()), assumed_known=sorted(draft.known),
-                domains=domains, hours_per_week=draft.hours_per_week, weeks=draft.weeks,
-                language=roadmap.language, level=level)
+    plan = replace(base, concepts=list(draft.concepts.values()), assumed_known=sorted(draft.known),
+                   hours_per_week=draft.hours_per_week, weeks=draft.weeks,
+                   weeks_stated=base.weeks_stated or draft.weeks != weeks_before)
     return arrange(plan, catalog), draft.changes
 
 

@@ -123,9 +123,9 @@ def _find_verbs(clause: str) -> list[_Verb]:
 
 def _concepts(text: str, catalog: Catalog, *, domains_too: bool) -> tuple[str, ...]:
     """Concepts ``text`` names; with ``domains_too`` a named domain stands for all its concepts."""
-    ids = catalog.match_concepts(text)
-    if not ids and domains_too:
-        ids = [c for d in catalog.match_domains(text) for c in catalog.domains[d].concept_ids]
+    domains, ids = catalog.match_targets(text)
+    if domains_too:  # "skip Docker": the technology's core concepts
+        ids += [c for d in domains for c in catalog.domains[d].goal_concepts]
     return tuple(dict.fromkeys(ids))
 
 

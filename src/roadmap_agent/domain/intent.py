@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from roadmap_agent.domain.catalog import Catalog
+from roadmap_agent.domain.messages import out_of_scope_message
 from roadmap_agent.domain.models import (
     MAX_HOURS_PER_WEEK,
     MAX_WEEKS,
@@ -28,6 +29,7 @@ from roadmap_agent.domain.models import (
     LearnerRequest,
     Level,
 )
+from roadmap_agent.errors import OutOfScope
 
 DEFAULT_HOURS_PER_WEEK = 10
 DEFAULT_WEEKS = 12
@@ -362,31 +364,18 @@ def find_known(text: str, catalog: Catalog) -> tuple[list[str], list[Span]]:
 
 # Job titles and phrasings the catalog keywords may miss; an empty tuple blocks a shorter phrase ("web app").
 _DOMAIN_PHRASES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    (r"full[- ]?stack|全栈", ("backend", "frontend")),
-    (r"data scien(?:ce|tists?)|数据科学家?", ("data_analysis", "machine_learning")),
-    (r"back[- ]?end|server[- ]side|后端|后台开发|服务端|服务器端", ("backend",)),
-    (r"front[- ]?end|web (?:developer|development|design(?:er)?|apps?|applications?|pages?)|websites?"
-     r"|网页|前端|网站|小程序", ("frontend",)),
-    (r"data analy(?:sts?|sis|tics)|数据分析", ("data_analysis",)),
-    (r"\b(?:ai|ml|llms?)\b|artificial intelligence|deep learning|machine learning|人工智能|深度学习|大模型"
-     r"|机器学习", ("machine_learning",)),
+    (r"full[- ]?stack", ("fullstack",)),
+    (r"data scien(?:ce|tists?)|数据科学家?", ("machine_learning",)),
+    (r"web (?:developer|development|design(?:er)?|apps?|applications?|pages?)|websites?|网页|网站",
+     ("frontend",)),
     (r"爬虫|web scraping|scraping|crawlers?|automation scripts?|自动化脚本", ("python",)),
     (r"desktop apps?", ()),
-    (r"\b(?:apps?|ios|android|iphone)\b|移动开发|移动端|手机应用|安卓|苹果开发", ("mobile",)),
-    (r"\b(?:sre|devops)\b|site reliability|运维", ("devops",)),
-    (r"\b(?:aws|azure|gcp)\b|cloud|云计算|云原生", ("cloud",)),
-    (r"hack(?:ers?|ing)|pentest(?:ing|ers?)?|penetration|\bctf\b|cyber ?security|网络安全|黑客|渗透", ("security",)),
-    (r"\bdba\b|databases?|数据库", ("databases",)),
-    (r"algorithms?|data structures?|leetcode|算法|数据结构|计算机基础", ("cs_fundamentals",)),
+    (r"\bapps?\b|手机应用|移动应用", ("mobile",)),
+    (r"hack(?:ers?|ing)|pentest(?:ing|ers?)?|\bctf\b|黑客", ("security",)),
 )
 _PHRASES = tuple((_compile(rf"(?<![a-z])(?:{p})(?![a-z])"), ids) for p, ids in _DOMAIN_PHRASES)
 _PROGRAMMING = _compile(r"\b(?:programming|program|programmer|coding|code|coder|software)\b|编程|写代码|程序")
-
-
-def _keyword_position(text: str, domain_id: str, catalog: Catalog) -> int:
-    domain = catalog.domains[domain_id]
-    positions = [text.find(k.lower()) for k in (*domain.keywords_en, *domain.keywords_zh, domain.id)]
-    return min((p for p in positions if p >= 0), default=len(text))
+DEFAULT_LANGUAGE_DOMAIN = "python"  # "learn programming" names no language: a stated default
 
 
 def _phrase_hits(text: str) -> list[tuple[int, str]]:
@@ -400,23 +389,42 @@ def _phrase_hits(text: str) -> list[tuple[int, str]]:
     return hits
 
 
-def find_domains(text: str, catalog: Catalog) -> list[str]:
-    """Target domains in normalised ``text``, in order of first mention: catalog keywords plus job phrases."""
-    hits = [(_keyword_position(text, d, catalog), d) for d in catalog.match_domains(text)]
-    hits += [(position, d) for position, d in _phrase_hits(text) if d in catalog.domains]
-    return _unique(d for _, d in sorted(hits))
+@dataclass(frozen=True)
+class Targets:
+    """What a goal asks to learn: domains it names, concepts it names, and the technologies among them."""
+
+    domains: list[str]
+    topics: list[str]
+    technologies: list[str]
+    defaulted: list[str]
 
 
-def concept_domains(text: str, catalog: Catalog) -> list[str]:
-    """Domains of the concepts ``text`` names ("learn Kubernetes" -> ``devops``), in order of mention."""
-    return _unique(catalog.concepts[c].domain for c in catalog.match_concepts(text))
+def find_targets(text: str, catalog: Catalog, known: set[str]) -> Targets:
+    """Domains and concepts named in normalised ``text`` (minus known ones), with each role's choices made.
+
+    A technology or subject named together with one of its own concepts is narrowed to that concept ("learn Go
+    concurrency" plans concurrency and what it needs, not all of Go); a role never is.
+    """
+    named, topics = catalog.match_targets(text)
+    phrase_domains = [d for _, d in sorted(_phrase_hits(text)) if d in catalog.domains]
+    named = [d for d in _unique([*named, *phrase_domains]) if d not in known]
+    topics = [c for c in topics if c not in known]
+    topic_domains = _unique(d for c in topics if (d := catalog.domain_of(c)))
+    narrowed = {d for d in topic_domains if catalog.domains[d].kind != "role"}
+    domains = [d for d in named if d not in narrowed]
+    domains += [d for d in topic_domains if d not in domains and d not in named]
+    technologies = [d for d in _unique([*named, *topic_domains]) if catalog.domains[d].kind == "technology"]
+    defaulted: list[str] = []
+    for domain_id in list(domains):
+        for choice in catalog.domains[domain_id].choices:
+            if not any(option in domains or option in known for option in choice.options):
+                defaulted.append(choice.default)  # none named, none known: the role's default, stated
+    defaulted = [d for d in _unique(defaulted) if d in catalog.domains and d not in domains]
+    return Targets(domains=domains + defaulted, topics=topics, technologies=technologies, defaulted=defaulted)
 
 
-def _fallback_domain(text: str, catalog: Catalog) -> str:
-    preferred = "python" if _PROGRAMMING.search(text) else "cs_fundamentals"
-    if preferred in catalog.domains or not catalog.domains:
-        return preferred
-    return next(iter(catalog.domains))
+def uncovered_subjects(text: str, catalog: Catalog, language: Language) -> list[str]:
+    return _unique(subject.name.get(language) for subject in catalog.match_uncovered(text))
 
 
 # -- the whole request -----------------------------------------------------------------------------
@@ -430,13 +438,22 @@ def detect_language(text: str) -> Language:
 
 
 def analyze_intent(request: LearnerRequest, catalog: Catalog) -> Intent:
-    """What ``request`` asks for; its structured fields override what the goal text says."""
+    """What ``request`` asks for; its structured fields override what the goal text says.
+
+    Raises ``OutOfScope`` when the goal names nothing the catalog covers (the message says what it covers).
+    """
     text = normalise(request.goal)
+    language = request.language or detect_language(request.goal)
     known, known_spans = find_known(text, catalog)
     known = _unique([*known, *(i for s in request.known_skills for i in skill_ids(s, catalog))])
     target_text = blank(text, known_spans)
-    found = find_domains(target_text, catalog) or concept_domains(target_text, catalog)
-    domains = [d for d in found if d not in known] or found or [_fallback_domain(text, catalog)]
+    targets = find_targets(target_text, catalog, set(known))
+    uncovered = uncovered_subjects(target_text, catalog, language)
+    domains, defaulted = targets.domains, targets.defaulted
+    if not domains and not uncovered and _PROGRAMMING.search(text) and DEFAULT_LANGUAGE_DOMAIN in catalog.domains:
+        domains, defaulted = [DEFAULT_LANGUAGE_DOMAIN], [DEFAULT_LANGUAGE_DOMAIN]
+    if not domains:
+        raise OutOfScope(out_of_scope_message(request.goal, uncovered, catalog, language), uncovered)
     hours = find_hours_per_week(text)
     weeks = find_weeks(blank(text, hours.spans) if hours else text)
     return Intent(
@@ -446,8 +463,13 @@ def analyze_intent(request: LearnerRequest, catalog: Catalog) -> Intent:
         known_skills=known,
         hours_per_week=request.hours_per_week or (hours.value if hours else DEFAULT_HOURS_PER_WEEK),
         weeks=request.weeks or (weeks.value if weeks else DEFAULT_WEEKS),
-        language=request.language or detect_language(request.goal),
+        language=language,
         preferences=find_preferences(text),
+        technologies=targets.technologies,
+        defaulted=defaulted,
+        topics=targets.topics,
+        uncovered=uncovered,
+        weeks_stated=bool(request.weeks or weeks),
     )
 
 

@@ -52,6 +52,11 @@ class Intent(_Model):
     weeks: int = Field(default=12, ge=MIN_WEEKS, le=MAX_WEEKS)
     language: Language = "en"
     preferences: list[str] = Field(default_factory=list)
+    technologies: list[str] = Field(default_factory=list)  # technology domains the goal names
+    defaulted: list[str] = Field(default_factory=list)  # technology domains chosen for a role by default
+    topics: list[str] = Field(default_factory=list)  # concepts the goal names ("window functions")
+    uncovered: list[str] = Field(default_factory=list)  # subjects named that the offline catalog does not cover
+    weeks_stated: bool = True  # False: the planner picks a realistic duration and says so
 
     @property
     def budget_hours(self) -> int:
@@ -62,6 +67,7 @@ class Resource(_Model):
     title: str
     url: str
     kind: ResourceKind = "docs"
+    language: Language = "en"
 
 
 class Concept(_Model):
@@ -72,6 +78,19 @@ class Concept(_Model):
     difficulty: Difficulty
     prerequisites: list[str] = Field(default_factory=list)
     resources: list[Resource] = Field(default_factory=list)
+    core: bool = True  # the goal needs it; False: a stretch topic, scheduled only when the budget allows
+    optional: bool = False  # outside the schedule: for when the learner has time (after the core)
+
+
+class Project(_Model):
+    """The small build that ends a stage: practice for the stage's concepts, with checkable criteria."""
+
+    id: str
+    title: str
+    description: str
+    hours: float = Field(gt=0)
+    acceptance_criteria: list[str] = Field(default_factory=list)
+    concept_ids: list[str] = Field(default_factory=list)
 
 
 class Module(_Model):
@@ -85,12 +104,15 @@ class Stage(_Model):
     name: str
     order: int
     modules: list[Module] = Field(default_factory=list)
+    project: Project | None = None
+    optional: bool = False  # the stage of optional concepts, after the core and outside the schedule
 
 
 class ScheduleWeek(_Model):
     week: int = Field(ge=1)
     concept_ids: list[str]
     hours: float
+    project_ids: list[str] = Field(default_factory=list)
 
 
 class Roadmap(_Model):
@@ -102,13 +124,22 @@ class Roadmap(_Model):
     weeks: int
     hours_per_week: int
     warnings: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)  # choices made for the learner (a default stack, a duration)
     assumed_known: list[str] = Field(default_factory=list)
+    requested_weeks: int | None = None  # what the learner asked for, when the core needs longer (or None)
     stages: list[Stage] = Field(default_factory=list)
     schedule: list[ScheduleWeek] = Field(default_factory=list)
 
     def concepts(self) -> list[Concept]:
-        """All concepts in roadmap order (stage, module, concept)."""
+        """All concepts in roadmap order (stage, module, concept), optional ones last."""
         return [c for s in self.stages for m in s.modules for c in m.concepts]
+
+    def core_concepts(self) -> list[Concept]:
+        """The scheduled concepts (everything but the optional ones)."""
+        return [c for c in self.concepts() if not c.optional]
+
+    def projects(self) -> list[Project]:
+        return [s.project for s in self.stages if s.project is not None]
 
     def concept_ids(self) -> list[str]:
         return [c.id for c in self.concepts()]

@@ -1,29 +1,59 @@
-"""Curriculum design: from an analysed intent to an ordered, staged, scheduled roadmap.
+"""Curriculum design: from an analysed intent to a staged, scheduled roadmap that keeps its budget.
 
-``design_curriculum`` picks concepts (the prerequisite closure of the target domains' goals, minus what the
-learner knows, plus stretch topics while the time budget allows). ``arrange`` turns any set of concepts into
-a roadmap: topological order (staying inside one module while it can), stages by difficulty that never put a
-prerequisite after its dependent, modules as runs of one catalog module, the schedule, and a budget warning
-that names what to trim. Editing and the validator's auto-fix reuse ``arrange``.
+``design_curriculum`` selects concepts (selection.py: the core the goal needs, stretch topics around it) and
+``arrange`` turns any set of concepts into a roadmap: the core first, stretch topics scheduled while the budget
+``hours_per_week x weeks`` allows, the rest kept as optional concepts after the core and outside the schedule;
+modules in teaching order, stages that each end with a project (structure.py), the week-by-week schedule, and
+texts that all state one duration. When even the core does not fit, the roadmap takes the weeks the core needs
+and a warning says so, with the hours per week that would fit the asked weeks. Editing and the validator's
+auto-fix reuse ``arrange``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from roadmap_agent.domain.catalog import Catalog
-from roadmap_agent.domain.models import DIFFICULTY_RANK, Concept, Intent, Language, Module, Roadmap, Stage
+from roadmap_agent.domain.intent import analyze_intent
+from roadmap_agent.domain.messages import catalogue, join, text
+from roadmap_agent.domain.models import (
+    DIFFICULTY_RANK,
+    Concept,
+    Intent,
+    Language,
+    LearnerRequest,
+    Project,
+    Roadmap,
+    Stage,
+)
 from roadmap_agent.domain.schedule import build_schedule, round_hours, weeks_needed
+from roadmap_agent.domain.selection import option_domains, select
+from roadmap_agent.domain.structure import (
+    PROJECT_SHARE,
+    attach_projects,
+    build_stages,
+    module_units,
+    order_concepts,
+    partition,
+)
 
 LEVEL_HOURS_FACTOR = {"beginner": 1.0, "intermediate": 0.85, "advanced": 0.7}
-STAGE_NAMES: dict[int, dict[Language, str]] = {
-    0: {"en": "Foundations", "zh": "基础阶段"},
-    1: {"en": "Core skills", "zh": "核心技能"},
-    2: {"en": "Advanced topics", "zh": "进阶提升"},
-}
-OTHER_MODULE = "other"
+MAX_OPTIONAL = 12
 OVER_BUDGET_PREFIX: dict[Language, str] = {"en": "Over budget:", "zh": "超出时间预算："}
+_EPSILON = 1e-6
+
+__all__ = [
+    "OVER_BUDGET_PREFIX",
+    "Plan",
+    "arrange",
+    "complete_roadmap",
+    "design_curriculum",
+    "order_concepts",
+    "plan_of",
+    "plan_request",
+    "trim_candidates",
+]
 
 
 @dataclass(frozen=True)
@@ -31,178 +61,169 @@ class Plan:
     """Everything ``arrange`` needs; a roadmap can be turned back into one with ``plan_of``."""
 
     roadmap_id: str
-    concepts: list[Concept]
+    concepts: list[Concept]  # core (``core=True``) and stretch candidates, in any order
     assumed_known: list[str]
     domains: list[str]
     hours_per_week: int
     weeks: int
     language: Language
     level: str = "beginner"
+    weeks_stated: bool = True  # False: take the weeks the core needs and say so
+    notes: list[str] = field(default_factory=list)  # kept as they are (a default stack)
+    warnings: list[str] = field(default_factory=list)  # kept as they are (what the catalog does not cover)
+
+
+def plan_request(request: LearnerRequest, catalog: Catalog, roadmap_id: str) -> tuple[Intent, Roadmap]:
+    """The offline planner end to end (raises ``OutOfScope`` for a goal the catalog does not cover)."""
+    intent = analyze_intent(request, catalog)
+    return intent, design_curriculum(intent, catalog, roadmap_id)
 
 
 def design_curriculum(intent: Intent, catalog: Catalog, roadmap_id: str) -> Roadmap:
-    known = catalog.expand_known(intent.known_skills)
-    goals = [c for d in intent.domains for c in catalog.domains[d].goal_concepts]
-    selected = catalog.closure(goals) - known
+    selection = select(intent, catalog)
     factor = LEVEL_HOURS_FACTOR[intent.level]
-    hours = {c: round_hours(catalog.concepts[c].hours * factor) for c in catalog.concepts}
-    budget = intent.budget_hours
-    total = sum(hours[c] for c in selected)
-    for stretch in _stretch_candidates(intent, catalog, selected | known):
-        extra = catalog.closure([stretch]) - known - selected
-        cost = sum(hours[c] for c in extra)
-        if total + cost <= budget:
-            selected |= extra
-            total += cost
-    concepts = [catalog.concepts[c].to_concept(intent.language, hours[c]) for c in selected]
-    plan = Plan(roadmap_id=roadmap_id, concepts=concepts, assumed_known=sorted(known), domains=intent.domains,
-                hours_per_week=intent.hours_per_week, weeks=intent.weeks, language=intent.language,
-                level=intent.level)
+
+    def concept(concept_id: str, core: bool) -> Concept:
+        entry = catalog.concepts[concept_id]
+        return entry.to_concept(intent.language, round_hours(entry.hours * factor), core=core)
+
+    concepts = [concept(c, True) for c in sorted(selection.core, key=catalog.rank)]
+    concepts += [concept(c, False) for c in selection.stretch]
+    plan = Plan(roadmap_id=roadmap_id, concepts=concepts, assumed_known=sorted(selection.known),
+                domains=intent.domains, hours_per_week=intent.hours_per_week, weeks=intent.weeks,
+                language=intent.language, level=intent.level, weeks_stated=intent.weeks_stated,
+                notes=selection.notes, warnings=selection.warnings)
     return arrange(plan, catalog)
 
 
-def _stretch_candidates(intent: Intent, catalog: Catalog, excluded: set[str]) -> list[str]:
-    return [c for d in intent.domains for c in catalog.domains[d].concept_ids if c not in excluded]
-
-
 def plan_of(roadmap: Roadmap, domains: list[str], level: str = "beginner") -> Plan:
-    return Plan(roadmap_id=roadmap.id, concepts=roadmap.concepts(), assumed_known=list(roadmap.assumed_known),
-                domains=domains, hours_per_week=roadmap.hours_per_week, weeks=roadmap.weeks,
-                language=roadmap.language, level=level)
+    generated = (*_prefixes("duration_picked"), *OVER_BUDGET_PREFIX.values())
+    return Plan(roadmap_id=roadmap.id, concepts=[c.model_copy(deep=True) for c in roadmap.concepts()],
+                assumed_known=list(roadmap.assumed_known), domains=domains, hours_per_week=roadmap.hours_per_week,
+                weeks=roadmap.requested_weeks or roadmap.weeks, language=roadmap.language, level=level,
+                weeks_stated=not any(n.startswith(generated) for n in roadmap.notes),
+                notes=[n for n in roadmap.notes if not n.startswith(generated)],
+                warnings=[w for w in roadmap.warnings if not w.startswith(generated)])
+
+
+def _prefixes(key: str) -> tuple[str, ...]:
+    return tuple(v.split("{", 1)[0] for v in catalogue()[key].values())
+
+
+# -- fitting the budget ----------------------------------------------------------------------------
 
 
 def arrange(plan: Plan, catalog: Catalog) -> Roadmap:
-    ordered = order_concepts(plan.concepts, catalog)
-    stages = _stages(ordered, plan.concepts, catalog, plan.language)
-    flat = [c for s in stages for m in s.modules for c in m.concepts]
-    total = round(sum(c.hours for c in flat), 2)
+    known = set(plan.assumed_known)
+    by_id = {c.id: c for c in plan.concepts}
+    core = [c for c in plan.concepts if c.core]
+    stretch = order_concepts([c for c in plan.concepts if not c.core], catalog)
+    budget = plan.hours_per_week * plan.weeks if plan.weeks_stated else 0.0
+    chosen = _fill(core, stretch, known, budget)
+    while True:
+        stages = _core_stages([by_id[c] for c in chosen], known, catalog, plan)
+        total = _hours(stages)
+        added = [c for c in chosen if not by_id[c].core]
+        if total <= budget + _EPSILON or not added:
+            break
+        chosen = _without(chosen, added[-1], by_id)
+    optional = _optional([c for c in stretch if c.id not in chosen], set(chosen) | known)
+    return complete_roadmap(plan, stages, optional, catalog)
+
+
+def _fill(core: list[Concept], stretch: list[Concept], known: set[str], budget: float) -> list[str]:
+    """Core ids, then stretch ids (in order) while the estimate with projects stays within ``budget``."""
+    chosen = [c.id for c in core]
+    have = set(chosen) | known
+    stretch_ids = {c.id for c in stretch}
+    spent = sum(c.hours for c in core) * (1 + PROJECT_SHARE)
+    for concept in stretch:
+        cost = concept.hours * (1 + PROJECT_SHARE)
+        if spent + cost <= budget and all(p in have or p not in stretch_ids for p in concept.prerequisites):
+            chosen.append(concept.id)
+            have.add(concept.id)
+            spent += cost
+    return chosen
+
+
+def _without(chosen: list[str], concept_id: str, by_id: dict[str, Concept]) -> list[str]:
+    """``chosen`` less ``concept_id`` and every stretch concept that needs it."""
+    dropped = {concept_id}
+    for other in chosen:
+        if not by_id[other].core and dropped & set(by_id[other].prerequisites):
+            dropped.add(other)
+    return [c for c in chosen if c not in dropped]
+
+
+def _optional(rest: list[Concept], have: set[str]) -> list[Concept]:
+    picked: list[Concept] = []
+    for concept in rest:
+        if len(picked) >= MAX_OPTIONAL:
+            break
+        if all(p in have for p in concept.prerequisites):
+            picked.append(concept)
+            have = have | {concept.id}
+    return picked
+
+
+def _core_stages(concepts: list[Concept], known: set[str], catalog: Catalog, plan: Plan) -> list[Stage]:
+    fresh = [c.model_copy(update={"optional": False}) for c in concepts]
+    groups = partition(module_units(fresh, catalog))
+    stages = build_stages(groups, catalog, plan.language)
+    attach_projects(stages, known, catalog, plan.domains, plan.language)
+    return stages
+
+
+def _hours(stages: Sequence[Stage]) -> float:
+    concepts = sum(c.hours for s in stages for m in s.modules for c in m.concepts)
+    return round(concepts + sum(s.project.hours for s in stages if s.project), 2)
+
+
+def _schedule_items(stages: Sequence[Stage]) -> list[Concept | Project]:
+    items: list[Concept | Project] = []
+    for stage in stages:
+        items += [c for m in stage.modules for c in m.concepts]
+        if stage.project is not None:
+            items.append(stage.project)
+    return items
+
+
+def complete_roadmap(plan: Plan, stages: list[Stage], optional: list[Concept], catalog: Catalog) -> Roadmap:
+    """The roadmap of core ``stages`` (with their projects) and ``optional`` concepts: duration, schedule and
+    texts that agree (a model's draft is completed here too)."""
+    total = _hours(stages)
+    needed = weeks_needed(total, plan.hours_per_week)
+    over = plan.weeks_stated and total > plan.hours_per_week * plan.weeks + _EPSILON
+    weeks = plan.weeks if plan.weeks_stated and not over else needed
+    if optional:
+        extra = [c.model_copy(update={"optional": True, "core": False}) for c in optional]
+        stages += build_stages([module_units(extra, catalog)], catalog, plan.language, start=len(stages) + 1,
+                               optional=True, seen_names={m.name for s in stages for m in s.modules})
+    notes = list(plan.notes)
+    if not plan.weeks_stated:
+        notes.append(text("duration_picked", plan.language, weeks=weeks, hours=plan.hours_per_week))
+    warnings = list(plan.warnings)
+    if over:
+        warnings.append(_over_budget(stages, total, plan, weeks))
     roadmap = Roadmap(
-        id=plan.roadmap_id, title=_title(plan, catalog), summary="", language=plan.language,
-        total_hours=total, weeks=plan.weeks, hours_per_week=plan.hours_per_week,
-        warnings=budget_warnings(flat, plan.hours_per_week, plan.weeks, plan.language, catalog),
-        assumed_known=sorted(set(plan.assumed_known)), stages=stages,
-        schedule=build_schedule(flat, plan.hours_per_week),
+        id=plan.roadmap_id, title=_title(plan, catalog, weeks), summary="", language=plan.language,
+        total_hours=total, weeks=weeks, hours_per_week=plan.hours_per_week, warnings=warnings, notes=notes,
+        assumed_known=sorted(set(plan.assumed_known)), requested_weeks=plan.weeks if over else None,
+        stages=stages, schedule=build_schedule(_schedule_items([s for s in stages if not s.optional]),
+                                               plan.hours_per_week),
     )
     roadmap.summary = _summary(roadmap, plan, catalog)
     return roadmap
 
 
-# -- ordering --------------------------------------------------------------------------------------
-
-
-def stage_levels(concepts: Sequence[Concept]) -> dict[str, int]:
-    """Stage of each concept: its difficulty, raised to the stage of its latest prerequisite."""
-    by_id = {c.id: c for c in concepts}
-    levels: dict[str, int] = {}
-
-    def level(concept_id: str, path: frozenset[str]) -> int:
-        if concept_id in levels:
-            return levels[concept_id]
-        concept = by_id[concept_id]
-        own = DIFFICULTY_RANK[concept.difficulty]
-        inner = [level(p, path | {concept_id}) for p in concept.prerequisites if p in by_id and p not in path]
-        levels[concept_id] = max([own, *inner])
-        return levels[concept_id]
-
-    for concept in concepts:
-        level(concept.id, frozenset())
-    return levels
-
-
-def order_concepts(concepts: Sequence[Concept], catalog: Catalog) -> list[Concept]:
-    """Topological order; among ready concepts: lowest stage, then the current module, then catalog rank.
-
-    Concepts caught in a prerequisite cycle (possible only in a model's draft) go last, in input order,
-    for the validator to report and the auto-fix to break.
-    """
-    by_id = {c.id: c for c in concepts}
-    levels = stage_levels(concepts)
-    pending = {c.id: {p for p in c.prerequisites if p in by_id and p != c.id} for c in concepts}
-    ordered: list[Concept] = []
-    last_module: str | None = None
-    while pending:
-        ready = [c for c, needs in pending.items() if not needs]
-        if not ready:
-            break
-        chosen = min(ready, key=lambda c: (levels[c], _module_of(c, catalog) != last_module, _rank(c, catalog)))
-        ordered.append(by_id[chosen])
-        last_module = _module_of(chosen, catalog)
-        del pending[chosen]
-        for needs in pending.values():
-            needs.discard(chosen)
-    ordered += [by_id[c] for c in pending]
-    return ordered
-
-
-def _module_of(concept_id: str, catalog: Catalog) -> str:
-    known = catalog.concepts.get(concept_id)
-    return known.module if known else OTHER_MODULE
-
-
-def _rank(concept_id: str, catalog: Catalog) -> int:
-    return catalog.rank(concept_id) if concept_id in catalog.concepts else len(catalog.concepts)
-
-
-def _stages(ordered: list[Concept], all_concepts: Sequence[Concept], catalog: Catalog,
-            language: Language) -> list[Stage]:
-    levels = stage_levels(all_concepts)
-    # Keep the order monotone in stage even for a cyclic draft: a concept never moves to an earlier stage.
-    stage_of: dict[str, int] = {}
-    floor = 0
-    for concept in ordered:
-        floor = max(floor, levels[concept.id])
-        stage_of[concept.id] = floor
-    stages: list[Stage] = []
-    for number in sorted(set(stage_of.values())):
-        members = [c for c in ordered if stage_of[c.id] == number]
-        stage_id = f"stage-{len(stages) + 1}"
-        stages.append(Stage(id=stage_id, name=STAGE_NAMES[number][language], order=len(stages) + 1,
-                            modules=_modules(stage_id, members, catalog, language)))
-    return stages
-
-
-def _modules(stage_id: str, members: list[Concept], catalog: Catalog, language: Language) -> list[Module]:
-    modules: list[Module] = []
-    seen: dict[str, int] = {}
-    last_key: str | None = None
-    for concept in members:
-        module_key = _module_of(concept.id, catalog)
-        if module_key == last_key:
-            modules[-1].concepts.append(concept)
-            continue
-        last_key = module_key
-        seen[module_key] = seen.get(module_key, 0) + 1
-        part = seen[module_key]
-        name = _module_name(module_key, catalog, language) + (f" ({part})" if part > 1 else "")
-        module_id = f"{stage_id}.{module_key}" + (f"-{part}" if part > 1 else "")
-        modules.append(Module(id=module_id, name=name, concepts=[concept]))
-    return modules
-
-
-def _module_name(module_key: str, catalog: Catalog, language: Language) -> str:
-    if module_key in catalog.modules:
-        return catalog.modules[module_key].name.get(language)
-    return "Other topics" if language == "en" else "其他主题"
-
-
-# -- texts -----------------------------------------------------------------------------------------
-
-
-def budget_warnings(concepts: Sequence[Concept], hours_per_week: int, weeks: int, language: Language,
-                    catalog: Catalog) -> list[str]:
-    total = sum(c.hours for c in concepts)
-    budget = hours_per_week * weeks
-    if total <= budget + 1e-6:
-        return []
-    trim = trim_candidates(concepts, total - budget)
-    trim_text = ", ".join(f"{c.name} ({c.hours:g} h)" for c in trim)
-    needed = weeks_needed(total, hours_per_week)
-    per_week = -(-int(total + 0.999) // weeks)
-    if language == "zh":
-        return [f"{OVER_BUDGET_PREFIX['zh']}本路线需要 {total:g} 小时，而每周 {hours_per_week} 小时 × {weeks} 周"
-                f"只有 {budget} 小时。可以删减：{trim_text}；或延长到 {needed} 周，或每周投入 {per_week} 小时。"]
-    return [f"{OVER_BUDGET_PREFIX['en']} this roadmap needs {total:g} h but {hours_per_week} h/week x {weeks} weeks "
-            f"gives {budget} h. To fit, trim: {trim_text}; or allow {needed} weeks, or {per_week} h/week."]
+def _over_budget(stages: list[Stage], total: float, plan: Plan, weeks: int) -> str:
+    core = [c for s in stages if not s.optional for m in s.modules for c in m.concepts]
+    budget = plan.hours_per_week * plan.weeks
+    trim = trim_candidates(core, total - budget)
+    trim_text = text("list.sep", plan.language).join(f"{c.name} ({c.hours:g} h)" for c in trim)
+    per_week = -(-int(total + 0.999) // plan.weeks)
+    return text("over_budget", plan.language, total=f"{total:g}", hours=plan.hours_per_week, asked=plan.weeks,
+                budget=budget, weeks=weeks, per_week=per_week, trim=trim_text)
 
 
 def trim_candidates(concepts: Sequence[Concept], excess: float) -> list[Concept]:
@@ -220,26 +241,46 @@ def trim_candidates(concepts: Sequence[Concept], excess: float) -> list[Concept]
     return chosen
 
 
-def _domain_names(domains: Iterable[str], catalog: Catalog, language: Language) -> str:
-    names = [catalog.domains[d].name.get(language) for d in domains if d in catalog.domains]
-    return (" + " if language == "en" else "、").join(names)
+# -- texts -----------------------------------------------------------------------------------------
 
 
-def _title(plan: Plan, catalog: Catalog) -> str:
-    names = _domain_names(plan.domains, catalog, plan.language)
-    if plan.language == "zh":
-        return f"{names}学习路线（{plan.weeks} 周，每周 {plan.hours_per_week} 小时）"
-    return f"{names} roadmap ({plan.weeks} weeks, {plan.hours_per_week} h/week)"
+def title_names(domains: Iterable[str], catalog: Catalog, language: Language) -> str:
+    """"Backend development with Go", "Vue + Docker": roles with their chosen options, then the rest."""
+    domain_list = [d for d in domains if d in catalog.domains]
+    options = option_domains(domain_list, catalog)
+    parts: list[str] = []
+    for domain_id in domain_list:
+        if domain_id in options:
+            continue
+        domain = catalog.domains[domain_id]
+        with_options = [catalog.domains[o].name.get(language) for c in domain.choices for o in c.options
+                        if o in domain_list]
+        name = domain.name.get(language)
+        parts.append(text("title.with", language, role=name, technologies=join(with_options, language))
+                     if with_options else name)
+    return text("title.join", language).join(parts)
+
+
+def _title(plan: Plan, catalog: Catalog, weeks: int) -> str:
+    return text("title", plan.language, names=title_names(plan.domains, catalog, plan.language), weeks=weeks,
+                hours=plan.hours_per_week)
 
 
 def _summary(roadmap: Roadmap, plan: Plan, catalog: Catalog) -> str:
-    count = len(roadmap.concepts())
-    known = [catalog.concepts[c].name.get(plan.language) for c in roadmap.assumed_known if c in catalog.concepts]
-    known_text = ", ".join(known[:6]) + ("..." if len(known) > 6 else "")
-    if plan.language == "zh":
-        text = (f"{len(roadmap.stages)} 个阶段、{count} 个知识点，共 {roadmap.total_hours:g} 小时，"
-                f"按每周 {plan.hours_per_week} 小时约需 {len(roadmap.schedule)} 周。")
-        return text + (f"已跳过你掌握的内容：{known_text}。" if known else "")
-    text = (f"{len(roadmap.stages)} stages, {count} concepts, {roadmap.total_hours:g} hours: about "
-            f"{len(roadmap.schedule)} weeks at {plan.hours_per_week} h/week for a {plan.level} learner.")
-    return text + (f" Skips what you already know: {known_text}." if known else "")
+    language = plan.language
+    core = roadmap.core_concepts()
+    optional = [c for c in roadmap.concepts() if c.optional]
+    summary = text("summary", language, stages=len([s for s in roadmap.stages if not s.optional]),
+                   concepts=len(core), projects=len(roadmap.projects()), total=f"{roadmap.total_hours:g}",
+                   weeks=roadmap.weeks, hours=plan.hours_per_week, level=text(f"level.{plan.level}", language))
+    if len(roadmap.schedule) < roadmap.weeks:
+        summary += text("summary.early", language, used=len(roadmap.schedule), weeks=roadmap.weeks)
+    if optional:
+        summary += text("summary.optional", language, count=len(optional),
+                        hours=f"{sum(c.hours for c in optional):g}")
+    known = [catalog.concepts[c].name.get(language) for c in roadmap.assumed_known if c in catalog.concepts]
+    if known:
+        shown = text("list.sep", language).join(known[:6]) + ("..." if len(known) > 6 else "")
+        summary += text("summary.known", language, known=shown)
+    return summary
+

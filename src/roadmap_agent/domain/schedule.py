@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from roadmap_agent.domain.models import Concept, ScheduleWeek
+from roadmap_agent.domain.models import Concept, Project, ScheduleWeek
 
 _EPSILON = 1e-6
 
@@ -19,28 +19,32 @@ def round_hours(hours: float) -> float:
     return max(0.5, round(hours * 2) / 2)
 
 
-def build_schedule(concepts: Sequence[Concept], hours_per_week: int) -> list[ScheduleWeek]:
+def build_schedule(items: Sequence[Concept | Project], hours_per_week: int) -> list[ScheduleWeek]:
+    """Weeks of ``hours_per_week`` holding ``items`` (concepts, and the project that ends each stage) in order."""
     weeks: list[ScheduleWeek] = []
-    current_ids: list[str] = []
+    current: list[Concept | Project] = []
     current_hours = 0.0
-    for concept in concepts:
-        remaining = concept.hours
+    for item in items:
+        remaining = item.hours
         while remaining > _EPSILON:
             room = hours_per_week - current_hours
             portion = min(room, remaining)
-            current_ids.append(concept.id)
+            current.append(item)
             current_hours += portion
             remaining -= portion
             if hours_per_week - current_hours <= _EPSILON:
-                weeks.append(_week(len(weeks) + 1, current_ids, current_hours))
-                current_ids, current_hours = [], 0.0
-    if current_ids:
-        weeks.append(_week(len(weeks) + 1, current_ids, current_hours))
+                weeks.append(_week(len(weeks) + 1, current, current_hours))
+                current, current_hours = [], 0.0
+    if current:
+        weeks.append(_week(len(weeks) + 1, current, current_hours))
     return weeks
 
 
-def _week(number: int, concept_ids: list[str], hours: float) -> ScheduleWeek:
-    return ScheduleWeek(week=number, concept_ids=list(dict.fromkeys(concept_ids)), hours=round(hours, 2))
+def _week(number: int, items: list[Concept | Project], hours: float) -> ScheduleWeek:
+    concept_ids = [i.id for i in items if isinstance(i, Concept)]
+    project_ids = [i.id for i in items if isinstance(i, Project)]
+    return ScheduleWeek(week=number, concept_ids=list(dict.fromkeys(concept_ids)),
+                        project_ids=list(dict.fromkeys(project_ids)), hours=round(hours, 2))
 
 
 def weeks_needed(total_hours: float, hours_per_week: int) -> int:

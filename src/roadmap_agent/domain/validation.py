@@ -8,11 +8,11 @@ roadmap that breaks them (adding missing prerequisites from the catalog, breakin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from roadmap_agent.domain.catalog import Catalog
 from roadmap_agent.domain.models import Concept, Language, Roadmap
-from roadmap_agent.domain.planning import OVER_BUDGET_PREFIX, Plan, arrange
+from roadmap_agent.domain.planning import OVER_BUDGET_PREFIX, arrange, plan_of
 
 _EPSILON = 0.01
 
@@ -56,6 +56,7 @@ def _duplicates(roadmap: Roadmap) -> list[Issue]:
 
 def _prerequisites(roadmap: Roadmap) -> list[Issue]:
     position = {c: i for i, c in enumerate(roadmap.concept_ids())}
+    optional = {c.id for c in roadmap.concepts() if c.optional}
     known = set(roadmap.assumed_known)
     issues: list[Issue] = []
     for index, concept in enumerate(roadmap.concepts()):
@@ -68,6 +69,9 @@ def _prerequisites(roadmap: Roadmap) -> list[Issue]:
                                     "nor known", concept.id))
             elif position[prerequisite] >= index:
                 issues.append(Issue("prerequisite_order", f"{concept.id} comes before its prerequisite "
+                                    f"{prerequisite}", concept.id))
+            elif prerequisite in optional and not concept.optional:
+                issues.append(Issue("needs_optional", f"{concept.id} is core but needs the optional "
                                     f"{prerequisite}", concept.id))
     return issues
 
@@ -117,6 +121,10 @@ def _schedule(roadmap: Roadmap) -> list[Issue]:
             first_week.setdefault(concept_id, week.week)
             last_week[concept_id] = week.week
     for concept in roadmap.concepts():
+        if concept.optional:
+            if concept.id in first_week:
+                issues.append(Issue("optional_scheduled", f"{concept.id} is optional but scheduled", concept.id))
+            continue
         if concept.id not in first_week:
             issues.append(Issue("unscheduled", f"{concept.id} is not in the schedule", concept.id))
             continue
@@ -124,6 +132,9 @@ def _schedule(roadmap: Roadmap) -> list[Issue]:
             if last_week.get(prerequisite, 0) > first_week[concept.id]:
                 issues.append(Issue("schedule_order", f"{concept.id} starts before {prerequisite} ends",
                                     concept.id))
+    scheduled_projects = {p for w in roadmap.schedule for p in w.project_ids}
+    issues += [Issue("unscheduled", f"project {p.id} is not in the schedule") for p in roadmap.projects()
+               if p.id not in scheduled_projects]
     scheduled = sum(w.hours for w in roadmap.schedule)
     if abs(scheduled - roadmap.total_hours) > _EPSILON * max(1, len(roadmap.schedule)):
         issues.append(Issue("schedule_hours", f"schedule has {scheduled:g} h, roadmap {roadmap.total_hours:g} h"))
@@ -132,9 +143,10 @@ def _schedule(roadmap: Roadmap) -> list[Issue]:
 
 def _budget(roadmap: Roadmap) -> list[Issue]:
     issues: list[Issue] = []
-    total = sum(c.hours for c in roadmap.concepts())
+    total = sum(c.hours for c in roadmap.core_concepts()) + sum(p.hours for p in roadmap.projects())
     if abs(total - roadmap.total_hours) > _EPSILON:
-        issues.append(Issue("total_hours", f"total_hours is {roadmap.total_hours:g} but concepts add to {total:g}"))
+        issues.append(Issue("total_hours", f"total_hours is {roadmap.total_hours:g} but the core concepts and "
+                            f"projects add to {total:g}"))
     over = total > roadmap.hours_per_week * roadmap.weeks + _EPSILON
     warned = any(w.startswith(OVER_BUDGET_PREFIX[roadmap.language]) for w in roadmap.warnings)
     if over and not warned:
@@ -147,13 +159,24 @@ def auto_fix(roadmap: Roadmap, catalog: Catalog, domains: list[str], level: str 
     concepts: dict[str, Concept] = {}
     for concept in roadmap.concepts():
         concepts.setdefault(concept.id, concept.model_copy(deep=True))
-    known = set(roadmap.assumed_known)
+    plan = plan_of(roadmap, domains, level)
+    known = set(plan.assumed_known)
     _add_missing_prerequisites(concepts, known, catalog, roadmap.language)
     _break_cycles(concepts)
-    plan = Plan(roadmap_id=roadmap.id, concepts=list(concepts.values()), assumed_known=sorted(known),
-                domains=domains, hours_per_week=roadmap.hours_per_week, weeks=roadmap.weeks,
-                language=roadmap.language, level=level)
-    return arrange(plan, catalog)
+    _core_needs_core(concepts)
+    return arrange(replace(plan, concepts=list(concepts.values()), assumed_known=sorted(known)), catalog)
+
+
+def _core_needs_core(concepts: dict[str, Concept]) -> None:
+    """What a core concept needs is core too."""
+    pending = [c for c in concepts.values() if c.core]
+    while pending:
+        concept = pending.pop()
+        for prerequisite in concept.prerequisites:
+            needed = concepts.get(prerequisite)
+            if needed is not None and not needed.core:
+                needed.core = True
+                pending.append(needed)
 
 
 def _add_missing_prerequisites(concepts: dict[str, Concept], known: set[str], catalog: Catalog,
@@ -166,7 +189,7 @@ def _add_missing_prerequisites(concepts: dict[str, Concept], known: set[str], ca
             if prerequisite in concepts or prerequisite in known:
                 kept.append(prerequisite)
             elif prerequisite in catalog.concepts:
-                added = catalog.concepts[prerequisite].to_concept(language)
+                added = catalog.concepts[prerequisite].to_concept(language, core=concept.core)
                 concepts[prerequisite] = added
                 pending.append(added)
                 kept.append(prerequisite)

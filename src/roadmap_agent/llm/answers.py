@@ -30,6 +30,8 @@ class IntentAnswer(_Answer):
     hours_per_week: int | None = Field(default=None, description="Hours per week, if the goal says so.")
     weeks: int | None = Field(default=None, description="Whole duration in weeks, if the goal says so.")
     preferences: list[str] = Field(default_factory=list, max_length=10)
+    technologies: list[str] = Field(default_factory=list, max_length=10,
+                                    description="Languages, frameworks and tools the goal names (domain ids).")
 
 
 class ConceptAnswer(_Answer):
@@ -39,6 +41,7 @@ class ConceptAnswer(_Answer):
     hours: float | None = None
     difficulty: Difficulty | None = None
     prerequisites: list[str] = Field(default_factory=list, description="Ids (or names) of concepts needed first.")
+    optional: bool = Field(default=False, description="True for a concept beyond the core, outside the budget.")
 
 
 class ModuleAnswer(_Answer):
@@ -46,9 +49,17 @@ class ModuleAnswer(_Answer):
     concepts: list[ConceptAnswer] = Field(min_length=1)
 
 
+class ProjectAnswer(_Answer):
+    title: str = Field(min_length=1)
+    description: str = ""
+    acceptance_criteria: list[str] = Field(default_factory=list, max_length=6)
+    hours: float | None = None
+
+
 class StageAnswer(_Answer):
     name: str = Field(min_length=1)
     modules: list[ModuleAnswer] = Field(min_length=1)
+    project: ProjectAnswer | None = Field(default=None, description="The small build that ends the stage.")
 
 
 class CurriculumAnswer(_Answer):

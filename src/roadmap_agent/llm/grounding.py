@@ -38,12 +38,15 @@ from roadmap_agent.domain.models import (
     Language,
     LearnerRequest,
     Module,
+    Project,
     Roadmap,
     Stage,
 )
-from roadmap_agent.domain.planning import LEVEL_HOURS_FACTOR, budget_warnings
-from roadmap_agent.domain.schedule import build_schedule, round_hours
-from roadmap_agent.llm.answers import ConceptAnswer, CurriculumAnswer, EditAnswer, IntentAnswer
+from roadmap_agent.domain.planning import LEVEL_HOURS_FACTOR, Plan, complete_roadmap
+from roadmap_agent.domain.schedule import round_hours
+from roadmap_agent.domain.selection import select
+from roadmap_agent.domain.structure import PROJECT_MAX_HOURS, PROJECT_MIN_HOURS, attach_projects
+from roadmap_agent.llm.answers import ConceptAnswer, CurriculumAnswer, EditAnswer, IntentAnswer, ProjectAnswer
 
 CUSTOM_PREFIX = "custom."
 MIN_HOURS, MAX_HOURS, DEFAULT_HOURS = 0.5, 40.0, 4.0
@@ -111,9 +114,13 @@ def intent_from(answer: IntentAnswer, request: LearnerRequest, names: Names, lan
     hours = request.hours_per_week or (clamp(answer.hours_per_week, MIN_HOURS_PER_WEEK, MAX_HOURS_PER_WEEK)
                                        if answer.hours_per_week else DEFAULT_HOURS_PER_WEEK)
     weeks = request.weeks or (clamp(answer.weeks, MIN_WEEKS, MAX_WEEKS) if answer.weeks else DEFAULT_WEEKS)
-    return Intent(goal=request.goal.strip(), domains=[d for d in targets if d not in known] or targets,
+    technologies = [d for d in (names.domain(x) for x in answer.technologies)
+                    if d and catalog.domains[d].kind == "technology"]
+    domains = list(dict.fromkeys([*(d for d in targets if d not in known), *technologies])) or targets
+    return Intent(goal=request.goal.strip(), domains=domains,
                   level=request.level or answer.level, known_skills=known, hours_per_week=hours, weeks=weeks,
-                  language=language, preferences=[_clip(p, 40) for p in answer.preferences[:5]])
+                  language=language, preferences=[_clip(p, 40) for p in answer.preferences[:5]],
+                  technologies=list(dict.fromkeys(technologies)), weeks_stated=bool(request.weeks or answer.weeks))
 
 
 # -- curriculum ------------------------------------------------------------------------------------
@@ -143,7 +150,11 @@ class _Draft:
 
 
 def roadmap_from(answer: CurriculumAnswer, intent: Intent, names: Names, roadmap_id: str) -> Roadmap:
-    """The model's curriculum as a roadmap, grounded in the catalog; what the learner knows is left out."""
+    """The model's curriculum as a roadmap, grounded in the catalog; what the learner knows is left out.
+
+    The model's stages, modules and projects are kept; optional concepts go to a final optional stage; the
+    duration, schedule, title and summary are ours, so the numbers agree as they do offline.
+    """
     draft = _Draft(names, intent, names.catalog.expand_known(intent.known_skills))
     answers = [c for s in answer.stages for m in s.modules for c in m.concepts]
     for concept in answers:  # ids first, so prerequisites may name concepts that come later
@@ -156,18 +167,24 @@ def roadmap_from(answer: CurriculumAnswer, intent: Intent, names: Names, roadmap
     if not stages:
         raise GroundingError("no usable concept is left (all were duplicates or already known); propose the "
                              "concepts the learner still needs, using catalog ids where they exist")
-    flat = [c for s in stages for m in s.modules for c in m.concepts]
-    language = intent.language
-    title = _clip(answer.title, MAX_NAME)
-    counted = (f"{len(stages)} 个阶段、{len(flat)} 个知识点" if language == "zh"
-               else f"{len(stages)} stages, {len(flat)} concepts")
-    summary = _clip(answer.summary, MAX_TEXT) or counted
-    return Roadmap(id=roadmap_id, title=title, summary=summary, language=language,
-                   total_hours=round(sum(c.hours for c in flat), 2), weeks=intent.weeks,
-                   hours_per_week=intent.hours_per_week,
-                   warnings=budget_warnings(flat, intent.hours_per_week, intent.weeks, language, names.catalog),
-                   assumed_known=sorted(draft.known), stages=stages,
-                   schedule=build_schedule(flat, intent.hours_per_week))
+    optional = [c for s in stages for m in s.modules for c in m.concepts if not c.core]
+    for stage in stages:
+        for module in stage.modules:
+            module.concepts = [c for c in module.concepts if c.core]
+        stage.modules = [m for m in stage.modules if m.concepts]
+    stages = [s for s in stages if s.modules]
+    if not stages:
+        raise GroundingError("every concept is optional; mark the concepts the goal needs as core")
+    for number, stage in enumerate(stages, start=1):
+        stage.order, stage.id = number, f"stage-{number}"
+    missing = [s for s in stages if s.project is None]
+    attach_projects(missing, draft.known, names.catalog, intent.domains, intent.language)
+    selection = select(intent, names.catalog)
+    plan = Plan(roadmap_id=roadmap_id, concepts=[], assumed_known=sorted(draft.known), domains=intent.domains,
+                hours_per_week=intent.hours_per_week, weeks=intent.weeks, language=intent.language,
+                level=intent.level, weeks_stated=intent.weeks_stated, notes=selection.notes,
+                warnings=selection.warnings)
+    return complete_roadmap(plan, stages, optional, names.catalog)
 
 
 def _stages(answer: CurriculumAnswer, draft: _Draft) -> list[Stage]:
@@ -181,9 +198,20 @@ def _stages(answer: CurriculumAnswer, draft: _Draft) -> list[Stage]:
                 modules.append(Module(id=f"{stage_id}.m{len(modules) + 1}", name=_clip(module.name, MAX_NAME),
                                       concepts=concepts))
         if modules:
+            ids = [c.id for m in modules for c in m.concepts]
             stages.append(Stage(id=stage_id, name=_clip(stage.name, MAX_NAME), order=len(stages) + 1,
-                                modules=modules))
+                                modules=modules, project=_project(stage.project, stage_id, ids)))
     return stages
+
+
+def _project(answer: ProjectAnswer | None, stage_id: str, concept_ids: list[str]) -> Project | None:
+    if answer is None or len(answer.acceptance_criteria) < 2:
+        return None  # ours instead: a project without checkable criteria is no project
+    hours = round_hours(min(max(answer.hours or 4.0, PROJECT_MIN_HOURS), PROJECT_MAX_HOURS))
+    return Project(id=f"{stage_id}-project", title=_clip(answer.title, MAX_NAME),
+                   description=_clip(answer.description, MAX_TEXT) or _clip(answer.title, MAX_NAME), hours=hours,
+                   acceptance_criteria=[_clip(c, MAX_NAME * 2) for c in answer.acceptance_criteria[:4]],
+                   concept_ids=concept_ids)
 
 
 def _concept(answer: ConceptAnswer, draft: _Draft) -> Concept | None:
@@ -194,14 +222,14 @@ def _concept(answer: ConceptAnswer, draft: _Draft) -> Concept | None:
     if our_id in catalog.concepts:
         known = catalog.concepts[our_id]
         hours = round_hours(known.hours * LEVEL_HOURS_FACTOR[draft.intent.level])
-        concept = known.to_concept(draft.intent.language, hours)
+        concept = known.to_concept(draft.intent.language, hours, core=not answer.optional)
     else:
         needs = [p for p in (draft.reference(x) for x in answer.prerequisites) if p and p != our_id]
         concept = Concept(id=our_id, name=_clip(answer.name, MAX_NAME),
                           description=_clip(answer.description, MAX_TEXT) or _clip(answer.name, MAX_NAME),
                           hours=round_hours(min(max(answer.hours or DEFAULT_HOURS, MIN_HOURS), MAX_HOURS)),
                           difficulty=answer.difficulty or "intermediate",
-                          prerequisites=list(dict.fromkeys(needs)))
+                          prerequisites=list(dict.fromkeys(needs)), core=not answer.optional)
     draft.concepts[our_id] = concept
     return concept
 

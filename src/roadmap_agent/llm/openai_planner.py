@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from roadmap_agent.domain.catalog import Catalog
 from roadmap_agent.domain.intent import detect_language
 from roadmap_agent.domain.models import Intent, Language, LearnerRequest, Roadmap
+from roadmap_agent.domain.selection import select
 from roadmap_agent.errors import InvalidModelOutput
 from roadmap_agent.llm.answers import CurriculumAnswer, EditAnswer, IntentAnswer, schema_of, schema_text
 from roadmap_agent.llm.base import PlannerNote, record
@@ -60,12 +61,15 @@ class LLMPlanner:
 
     async def design_curriculum(self, intent: Intent, roadmap_id: str) -> Roadmap:
         language = intent.language
-        known = self.catalog.expand_known(intent.known_skills)
-        goals = [c for d in intent.domains for c in self.catalog.domains[d].goal_concepts]
-        listed = sorted((self.catalog.closure(goals) | {c for d in intent.domains
-                                                       for c in self.catalog.domains[d].concept_ids}) - known,
-                        key=self.catalog.rank)[:MAX_LISTED]
+        selection = select(intent, self.catalog)
+        known = selection.known
+        listed = sorted(selection.core | set(selection.stretch), key=self.catalog.rank)[:MAX_LISTED]
+        chosen = [*intent.technologies, *intent.defaulted]
+        excluded = [o for d in intent.domains for c in self.catalog.domains[d].choices for o in c.options
+                    if o not in intent.domains and o in self.catalog.domains]
         messages = render(CURRICULUM_DESIGN, language, goal=intent.goal, level=intent.level,
+                          technologies=", ".join(self.catalog.domains[t].name.get(language) for t in chosen) or "-",
+                          excluded=", ".join(self.catalog.domains[o].name.get(language) for o in excluded) or "-",
                           domains=", ".join(intent.domains), hours_per_week=str(intent.hours_per_week),
                           weeks=str(intent.weeks), budget=str(intent.budget_hours),
                           known=", ".join(self._name(c, language) for c in sorted(known)) or "-",

@@ -14,7 +14,7 @@ from string import Template
 
 from roadmap_agent.domain.models import Language
 
-PROMPT_VERSION = "v1"
+PROMPT_VERSION = "v2"  # v2: named technologies, optional concepts and stage projects
 SECTION = re.compile(r"^\[(system|user)\]\s*$", re.MULTILINE)
 
 Message = dict[str, str]

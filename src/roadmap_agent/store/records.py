@@ -55,6 +55,7 @@ class TaskRecord(BaseModel):
     intent: dict[str, Any] | None = None
     roadmap_id: str | None = None
     error: str | None = None
+    error_code: str | None = None
     review_round: int = 0
     cancel_requested: bool = False
     run_epoch: int = 0

@@ -24,6 +24,7 @@ tasks = sa.Table(
     sa.Column("draft_roadmap", JsonType),
     sa.Column("roadmap_id", sa.String(80)),
     sa.Column("error", sa.Text),
+    sa.Column("error_code", sa.String(64)),  # the error tree's code, e.g. out_of_scope
     sa.Column("review_round", sa.Integer, nullable=False, server_default="0"),
     sa.Column("last_seq", sa.Integer, nullable=False, server_default="0"),
     sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),

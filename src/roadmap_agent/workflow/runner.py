@@ -37,6 +37,7 @@ from roadmap_agent.errors import (
     DependencyUnavailable,
     NotAwaitingReview,
     NotRetryable,
+    OutOfScope,
     RunSuperseded,
     TaskCancelled,
 )
@@ -229,7 +230,8 @@ class Runner:
         task = await self.store.get_task(task_id, owner)
         if task.status != TaskStatus.FAILED:
             raise NotRetryable(f"Task {task_id} is {task.status.value}; only failed tasks can be retried.")
-        if await self.store.set_status_if(task_id, {TaskStatus.FAILED}, TaskStatus.PENDING, error=None):
+        if await self.store.set_status_if(task_id, {TaskStatus.FAILED}, TaskStatus.PENDING, error=None,
+                                             error_code=None):
             log.info("retry_requested", task_id=task_id)
             await self.events.emit(task_id, EventType.PROGRESS, "Retrying from the last checkpoint",
                                    status="pending")
@@ -328,11 +330,15 @@ class Runner:
         return Command(resume=decision), False
 
     async def _failed(self, task_id: str, exc: Exception) -> TaskStatus:
-        log.error("failed", task_id=task_id, error=f"{type(exc).__name__}: {exc}",
-                  exc_info=not isinstance(exc, DependencyUnavailable))
+        if isinstance(exc, OutOfScope):  # an answer, not a fault: no stack trace
+            log.info("failed", task_id=task_id, error_code=exc.code, error=exc.message)
+        else:
+            log.error("failed", task_id=task_id, error=f"{type(exc).__name__}: {exc}",
+                      exc_info=not isinstance(exc, DependencyUnavailable))
         reason = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+        code = getattr(exc, "code", "error")
         return await self._finish(task_id, TaskStatus.FAILED, EventType.FAILED, f"Task failed: {reason}",
-                                  error=reason)
+                                  error=reason, error_code=code, data={"code": code})
 
     async def fail(self, task_id: str, reason: str) -> None:
         """Give up on a run the queue could not finish (attempts used up): the task ends failed."""
@@ -366,9 +372,11 @@ class Runner:
         return await self._finish(task_id, TaskStatus.COMPLETED, EventType.COMPLETED, "Roadmap ready", data=data)
 
     async def _finish(self, task_id: str, status: TaskStatus, event: EventType, message: str, *,
-                      error: str | None = None, data: dict[str, Any] | None = None) -> TaskStatus:
+                      error: str | None = None, error_code: str | None = None,
+                      data: dict[str, Any] | None = None) -> TaskStatus:
         log.info(event.value, task_id=task_id, status=status.value, error=error)
         await self._emit(task_id, event, message, status=status.value, data=data, task_values={
-            "status": status.value, "error": error, "current_step": None, "worker": None})
+            "status": status.value, "error": error, "error_code": error_code, "current_step": None,
+            "worker": None})
         self.metrics.runs_finished.labels(status=status.value).inc()
         return status

@@ -1,0 +1,51 @@
+"""The message catalogue: every sentence the planner writes for a learner, in English and Chinese.
+
+The texts live in ``messages.json`` next to this module (content, not code); ``text(key, language, **values)``
+formats one. A missing key or placeholder is a packaging bug and fails loudly in the schema test.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from roadmap_agent.domain.models import Language
+
+if TYPE_CHECKING:
+    from roadmap_agent.domain.catalog import Catalog
+
+
+@cache
+def catalogue() -> dict[str, dict[str, str]]:
+    raw = (resources.files("roadmap_agent.domain") / "messages.json").read_text(encoding="utf-8")
+    data: dict[str, dict[str, str]] = json.loads(raw)
+    return data
+
+
+def text(key: str, language: Language, **values: Any) -> str:
+    return catalogue()[key][language].format(**values)
+
+
+def join(items: Iterable[str], language: Language) -> str:
+    """"A, B and C" / "A、B和C"."""
+    parts = list(items)
+    if len(parts) <= 1:
+        return "".join(parts)
+    return text("list.sep", language).join(parts[:-1]) + text("list.and", language) + parts[-1]
+
+
+def out_of_scope_message(goal: str, uncovered: list[str], catalog: Catalog, language: Language) -> str:
+    shown = goal.strip()[:80] + ("..." if len(goal.strip()) > 80 else "")
+    if uncovered:
+        head = text("out_of_scope.uncovered", language, goal=shown, subjects=join(uncovered, language))
+    else:
+        head = text("out_of_scope.unknown", language, goal=shown)
+    by_kind: dict[str, list[str]] = {"role": [], "technology": [], "subject": []}
+    for domain in catalog.domains.values():
+        by_kind.setdefault(domain.kind, []).append(domain.name.get(language))
+    sep = text("list.sep", language)
+    return head + text("out_of_scope.covered", language, roles=sep.join(by_kind["role"]),
+                       technologies=sep.join(by_kind["technology"]), subjects=sep.join(by_kind["subject"]))
