@@ -89,7 +89,7 @@ def test_validation_reports_each_broken_invariant() -> None:
     first.prerequisites.append(second.id)                 # first now needs something that comes later ...
     second.prerequisites.append(first.id)                 # ... which needs it back: a cycle
     broken.stages[-1].modules.append(first_module.model_copy(update={"id": "empty", "concepts": []}))
-    broken.warnings = []                                   # over budget without saying so
+    broken.warnings, broken.weeks = [], 1                  # over budget without saying so
     codes = {issue.code for issue in validate_roadmap(broken)}
     assert {"prerequisite_order", "cycle", "empty_module", "over_budget"} <= codes
 
@@ -108,7 +108,9 @@ def test_a_tight_budget_warns_with_what_to_trim() -> None:
     roadmap = design_curriculum(Intent(goal="g", domains=["machine_learning"], hours_per_week=2, weeks=4),
                                 CATALOG, "rm-tight")
     warning = next(w for w in roadmap.warnings if w.startswith("Over budget:"))
-    assert "To fit, trim:" in warning and " h)" in warning
+    assert "or trim:" in warning and " h)" in warning
+    assert roadmap.weeks > 4 and f"takes {roadmap.weeks} weeks" in warning and roadmap.requested_weeks == 4
+    assert f"({roadmap.weeks} weeks" in roadmap.title and len(roadmap.schedule) <= roadmap.weeks
 
 
 def test_chinese_roadmap_uses_chinese_names() -> None:

@@ -218,6 +218,12 @@ class Catalog:
         hits = _match(text, tagged)
         return [h[2:] for h in hits if h.startswith("d:")], [h[2:] for h in hits if h.startswith("c:")]
 
+    def matched_spans(self, text: str) -> list[tuple[int, int]]:
+        """Where keywords and concept names occur in ``text`` (normalised the same way: lower case, single
+        spaces), so other readers of the text can leave those parts alone."""
+        tagged = sorted([*self._domain_terms, *self._concept_terms], key=lambda term: (-len(term[0]), term))
+        return [(start, end) for start, end, _ in _match_spans(text, tagged)]
+
     def match_uncovered(self, text: str) -> list[Subject]:
         """Subjects the catalog does not cover that ``text`` names."""
         return [self.uncovered[int(i)] for i in _match(text, self._subject_terms)]
@@ -244,20 +250,25 @@ def _occurrences(haystack: str, term: str, is_ascii: bool) -> Iterable[tuple[int
 
 
 def _match(text: str, terms: list[_Term]) -> list[str]:
+    ordered: list[str] = []
+    for _, _, target in _match_spans(text, terms):
+        if target not in ordered:
+            ordered.append(target)
+    return ordered
+
+
+def _match_spans(text: str, terms: list[_Term]) -> list[tuple[int, int, str]]:
+    """(start, end, target) of each non-overlapping match in ``text`` (spans of ``text`` itself), by start."""
     haystack = _normalise(text)
     taken: list[tuple[int, int]] = []
-    hits: list[tuple[int, str]] = []
+    hits: list[tuple[int, int, str]] = []
     for term, target, is_ascii in terms:  # longest first
         for span in _occurrences(haystack, term, is_ascii):
             if any(span[0] < end and start < span[1] for start, end in taken):
                 continue
             taken.append(span)
-            hits.append((span[0], target))
-    ordered: list[str] = []
-    for _, target in sorted(hits):
-        if target not in ordered:
-            ordered.append(target)
-    return ordered
+            hits.append((span[0] - 1, span[1] - 1, target))  # _normalise pads one space in front
+    return sorted(hits)
 
 
 def _sorted_terms(pairs: Iterable[tuple[str, str]]) -> list[_Term]:

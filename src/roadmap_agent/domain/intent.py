@@ -295,7 +295,7 @@ _KNOWN = tuple(_compile(p) for p in (
     rf"\b(?:experience|background)\s+(?:with|in|using)\s+{_X}",
     r"\bi(?:'m| am)\s+(?:an?\s+)?(?P<x>[a-z0-9+#. -]{1,30}?)\s+(?:developer|dev|engineer|programmer)\b",
     rf"(?:我|已经|也|还|都)会{_X}",
-    rf"(?:学过|用过|接触过|熟悉|懂得?|掌握了|已经掌握|已掌握){_X}",
+    rf"(?:学过|用过|接触过|熟悉|精通|懂得?|掌握了|已经掌握|已掌握){_X}",
     r"有(?P<x>[^,.;!?。\n]{1,20}?)的?(?:基础|经验|背景)",
     r"我是(?:一名|一个|一位|名|个)?(?P<x>[^,.;!?。\n]{1,12}?)(?:开发者|开发工程师|开发|工程师|程序员)",
 ))
@@ -406,7 +406,8 @@ def find_targets(text: str, catalog: Catalog, known: set[str]) -> Targets:
     concurrency" plans concurrency and what it needs, not all of Go); a role never is.
     """
     named, topics = catalog.match_targets(text)
-    phrase_domains = [d for _, d in sorted(_phrase_hits(text)) if d in catalog.domains]
+    rest = blank(text, catalog.matched_spans(text))  # a job phrase never re-reads a keyword ("web developer")
+    phrase_domains = [d for _, d in sorted(_phrase_hits(rest)) if d in catalog.domains]
     named = [d for d in _unique([*named, *phrase_domains]) if d not in known]
     topics = [c for c in topics if c not in known]
     topic_domains = _unique(d for c in topics if (d := catalog.domain_of(c)))

@@ -175,8 +175,13 @@ def roadmap_from(answer: CurriculumAnswer, intent: Intent, names: Names, roadmap
     stages = [s for s in stages if s.modules]
     if not stages:
         raise GroundingError("every concept is optional; mark the concepts the goal needs as core")
-    for number, stage in enumerate(stages, start=1):
+    for number, stage in enumerate(stages, start=1):  # renumbered: ids stay unique once stages drop out
         stage.order, stage.id = number, f"stage-{number}"
+        for index, module in enumerate(stage.modules, start=1):
+            module.id = f"{stage.id}.m{index}"
+        if stage.project is not None:  # the model's project covers the stage's core, not what moved out
+            stage.project.id = f"{stage.id}-project"
+            stage.project.concept_ids = [c.id for m in stage.modules for c in m.concepts]
     missing = [s for s in stages if s.project is None]
     attach_projects(missing, draft.known, names.catalog, intent.domains, intent.language)
     selection = select(intent, names.catalog)
@@ -252,6 +257,8 @@ def edits_from(answer: EditAnswer, roadmap: Roadmap, names: Names) -> tuple[list
             hit = names.concept(text) if catalog_only else _in_roadmap(text, roadmap, names)
             if hit:
                 found.append(hit)
+            elif domain := names.domain(text):  # "Kubernetes", "Docker": the domain's core, as offline
+                found += names.catalog.domains[domain].goal_concepts
             else:
                 unmatched.append(_clip(text, 60))
         return tuple(dict.fromkeys(found))

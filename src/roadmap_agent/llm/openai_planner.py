@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from roadmap_agent.domain.catalog import Catalog
 from roadmap_agent.domain.intent import detect_language
 from roadmap_agent.domain.models import Intent, Language, LearnerRequest, Roadmap
-from roadmap_agent.domain.selection import select
+from roadmap_agent.domain.selection import chosen_options, select
 from roadmap_agent.errors import InvalidModelOutput
 from roadmap_agent.llm.answers import CurriculumAnswer, EditAnswer, IntentAnswer, schema_of, schema_text
 from roadmap_agent.llm.base import PlannerNote, record
@@ -64,9 +64,15 @@ class LLMPlanner:
         selection = select(intent, self.catalog)
         known = selection.known
         listed = sorted(selection.core | set(selection.stretch), key=self.catalog.rank)[:MAX_LISTED]
-        chosen = [*intent.technologies, *intent.defaulted]
-        excluded = [o for d in intent.domains for c in self.catalog.domains[d].choices for o in c.options
-                    if o not in intent.domains and o in self.catalog.domains]
+        # A role's choices as the selection makes them (named, known, else the default), so the prompt never
+        # forbids the option the plan is built on (a model's intent names "backend" alone, or knows Python).
+        choices = [c for d in intent.domains for c in self.catalog.domains[d].choices]
+        taken = {o for c in choices for o in chosen_options(c, intent.domains, intent.known_skills)[0]}
+        chosen = [d for d in dict.fromkeys([*intent.technologies, *intent.defaulted,
+                                            *(o for c in choices for o in c.options if o in taken)])
+                  if d in self.catalog.domains]
+        excluded = list(dict.fromkeys(o for c in choices for o in c.options
+                                      if o not in taken and o in self.catalog.domains))
         messages = render(CURRICULUM_DESIGN, language, goal=intent.goal, level=intent.level,
                           technologies=", ".join(self.catalog.domains[t].name.get(language) for t in chosen) or "-",
                           excluded=", ".join(self.catalog.domains[o].name.get(language) for o in excluded) or "-",
