@@ -191,7 +191,10 @@ async def test_chinese_requests_use_chinese_prompts_and_warnings(configure: Conf
     assert intent_prompt[1]["content"].startswith("学习目标：" + GOAL_ZH)
     curriculum_prompt = fake.chat_requests("CurriculumAnswer")[0]["messages"]
     assert curriculum_prompt[0]["content"].startswith("你负责设计学习课程")
-    assert roadmap.language == "zh" and roadmap.title == "后端学习路线"
+    assert "技术：Python" in curriculum_prompt[-1]["content"]  # the technology the goal names
+    # The model's stages are kept; the title is ours, so its numbers agree with the plan (v2).
+    assert roadmap.language == "zh" and [s.name for s in roadmap.stages if not s.optional] == ["基础", "进阶"]
+    assert roadmap.title.startswith("后端开发") and f"{roadmap.weeks} 周" in roadmap.title
     assert any("离线规划器" in warning for warning in roadmap.warnings)
 
 

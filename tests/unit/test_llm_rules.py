@@ -28,7 +28,7 @@ PROMPTS = Path(__file__).resolve().parents[2] / "src" / "roadmap_agent" / "llm" 
 STEPS = ("intent_analysis", "curriculum_design", "roadmap_edit", "repair")
 VALUES = {"goal": "G", "hints": "", "domains": "D", "schema": "{}", "catalog": "C", "level": "beginner",
           "hours_per_week": "10", "weeks": "13", "budget": "130", "known": "-", "roadmap": "R", "feedback": "F",
-          "problem": "P"}
+          "problem": "P", "technologies": "T", "excluded": "X"}
 
 
 @pytest.mark.parametrize("step", STEPS)
@@ -144,7 +144,8 @@ async def test_the_model_answers_when_it_can() -> None:
 async def test_any_model_failure_falls_back_to_the_offline_answer_and_says_why(error: Exception) -> None:
     with collect_notes() as notes:
         intent = await _planner(_Model(error)).analyze_intent(LearnerRequest(goal="我想学后端开发"))
-    assert intent.domains == ["backend"]  # the offline planner's reading
+    assert intent.domains == ["backend", "python"]  # the offline planner's reading: the role and
+    assert intent.defaulted == ["python"]  # its default language (the model would have said "frontend")
     (note,) = notes
     assert note.planner == "offline" and note.fallback_reason
     assert note.warning and "离线规划器" in note.warning  # in the learner's language

@@ -370,7 +370,7 @@ _DOMAIN_PHRASES: tuple[tuple[str, tuple[str, ...]], ...] = (
      ("frontend",)),
     (r"爬虫|web scraping|scraping|crawlers?|automation scripts?|自动化脚本", ("python",)),
     (r"desktop apps?", ()),
-    (r"\bapps?\b|手机应用|移动应用", ("mobile",)),
+    (r"手机应用|移动应用", ("mobile",)),
     (r"hack(?:ers?|ing)|pentest(?:ing|ers?)?|\bctf\b|黑客", ("security",)),
 )
 _PHRASES = tuple((_compile(rf"(?<![a-z])(?:{p})(?![a-z])"), ids) for p, ids in _DOMAIN_PHRASES)
@@ -397,6 +397,7 @@ class Targets:
     topics: list[str]
     technologies: list[str]
     defaulted: list[str]
+    narrowed: list[str]
 
 
 def find_targets(text: str, catalog: Catalog, known: set[str]) -> Targets:
@@ -411,17 +412,18 @@ def find_targets(text: str, catalog: Catalog, known: set[str]) -> Targets:
     named = [d for d in _unique([*named, *phrase_domains]) if d not in known]
     topics = [c for c in topics if c not in known]
     topic_domains = _unique(d for c in topics if (d := catalog.domain_of(c)))
-    narrowed = {d for d in topic_domains if catalog.domains[d].kind != "role"}
-    domains = [d for d in named if d not in narrowed]
-    domains += [d for d in topic_domains if d not in domains and d not in named]
-    technologies = [d for d in _unique([*named, *topic_domains]) if catalog.domains[d].kind == "technology"]
+    # a topic narrows its technology or subject ("Go concurrency"); a role only when the role itself is unnamed
+    narrowed = [d for d in topic_domains if catalog.domains[d].kind != "role" or d not in named]
+    domains = _unique([*named, *topic_domains])
+    technologies = [d for d in domains if catalog.domains[d].kind == "technology"]
     defaulted: list[str] = []
-    for domain_id in list(domains):
+    for domain_id in [d for d in domains if d not in narrowed]:
         for choice in catalog.domains[domain_id].choices:
             if not any(option in domains or option in known for option in choice.options):
                 defaulted.append(choice.default)  # none named, none known: the role's default, stated
     defaulted = [d for d in _unique(defaulted) if d in catalog.domains and d not in domains]
-    return Targets(domains=domains + defaulted, topics=topics, technologies=technologies, defaulted=defaulted)
+    return Targets(domains=domains + defaulted, topics=topics, technologies=technologies, defaulted=defaulted,
+                   narrowed=narrowed)
 
 
 def uncovered_subjects(text: str, catalog: Catalog, language: Language) -> list[str]:
@@ -469,6 +471,7 @@ def analyze_intent(request: LearnerRequest, catalog: Catalog) -> Intent:
         technologies=targets.technologies,
         defaulted=defaulted,
         topics=targets.topics,
+        narrowed=targets.narrowed,
         uncovered=uncovered,
         weeks_stated=bool(request.weeks or weeks),
     )

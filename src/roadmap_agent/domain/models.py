@@ -55,6 +55,7 @@ class Intent(_Model):
     technologies: list[str] = Field(default_factory=list)  # technology domains the goal names
     defaulted: list[str] = Field(default_factory=list)  # technology domains chosen for a role by default
     topics: list[str] = Field(default_factory=list)  # concepts the goal names ("window functions")
+    narrowed: list[str] = Field(default_factory=list)  # domains planned only for the topics the goal names
     uncovered: list[str] = Field(default_factory=list)  # subjects named that the offline catalog does not cover
     weeks_stated: bool = True  # False: the planner picks a realistic duration and says so
 

@@ -44,7 +44,7 @@ def option_domains(domains: list[str], catalog: Catalog) -> set[str]:
 
 def select(intent: Intent, catalog: Catalog) -> Selection:
     known = catalog.expand_known(intent.known_skills)
-    narrowed = {d for t in intent.topics if (d := catalog.domain_of(t)) and catalog.domains[d].kind != "role"}
+    narrowed = set(intent.narrowed)
     options = option_domains(intent.domains, catalog)
     goals: list[str] = list(intent.topics)
     excluded: set[str] = set()

@@ -80,7 +80,7 @@ def module_units(concepts: Sequence[Concept], catalog: Catalog) -> list[Unit]:
     groups = _strongly_connected(keys, needs)
     group_of = {k: i for i, g in enumerate(groups) for k in g}
     group_needs = {i: {group_of[n] for k in g for n in needs[k]} - {i} for i, g in enumerate(groups)}
-    order = _topological(groups, group_needs, catalog)
+    order = _topological(groups, group_needs, _deferred(groups, group_needs, catalog), catalog)
     units: list[Unit] = []
     for index in order:
         members = [c for c in concepts if key_of[c.id] in groups[index]]
@@ -130,10 +130,38 @@ def _strongly_connected(nodes: list[str], edges: dict[str, set[str]]) -> list[li
     return groups
 
 
-def _topological(groups: list[list[str]], needs: dict[int, set[int]], catalog: Catalog) -> list[int]:
+def _deferred(groups: list[list[str]], needs: dict[int, set[int]], catalog: Catalog) -> set[int]:
+    """Role modules nothing of another domain needs: they apply the technology, so they come after it
+    (publishing an app after learning Swift, caching after the web framework)."""
+    def domain(i: int) -> str:
+        module = catalog.modules.get(groups[i][0])
+        return module.domain if module else OTHER_MODULE
+    needed_by_others: set[int] = set()
+    for i, wanted in needs.items():
+        for j in _reachable(wanted, needs):
+            if domain(j) != domain(i):
+                needed_by_others.add(j)
+    return {i for i in range(len(groups)) if i not in needed_by_others and domain(i) in catalog.domains
+            and catalog.domains[domain(i)].kind == "role"}
+
+
+def _reachable(start: set[int], needs: dict[int, set[int]]) -> set[int]:
+    seen: set[int] = set()
+    pending = list(start)
+    while pending:
+        node = pending.pop()
+        if node not in seen:
+            seen.add(node)
+            pending += needs[node]
+    return seen
+
+
+def _topological(groups: list[list[str]], needs: dict[int, set[int]], deferred: set[int],
+                 catalog: Catalog) -> list[int]:
     pending = {i: set(n) for i, n in needs.items()}
-    def priority(i: int) -> int:
-        return min(catalog.module_rank(k) for k in groups[i])
+
+    def priority(i: int) -> tuple[bool, int]:
+        return i in deferred, min(catalog.module_rank(k) for k in groups[i])
     ready = [(priority(i), i) for i, n in pending.items() if not n]
     heapq.heapify(ready)
     order: list[int] = []
