@@ -69,7 +69,7 @@ GOALS: list[tuple[str, list[str], str, set[str], int, int, str]] = [
      {"linux", "git"}, 14, 13, "zh"),
     ("算法刷题准备面试，两周，每天四小时", ["dsa"], "beginner", set(), 28, 2, "zh"),
     ("我想学习编程", ["python"], "beginner", set(), 10, 12, "zh"),
-    ("我想做一个安卓App，精通 Java", ["android", "mobile"], "advanced", {"java_spring"}, 10, 12, "zh"),
+    ("我想做一个安卓App，精通 Java", ["android"], "advanced", {"java_spring"}, 10, 12, "zh"),
     ("新手，想学网络安全，每周十五小时，半年内", ["security"], "beginner", set(), 15, 26, "zh"),
     ("想学 React, 懂 JavaScript, 每周 十五 小时, 两个半月", ["react"], "beginner", {"javascript"}, 15, 11, "zh"),
     ("I'd like to learn ethical hacking, 一周二十个小时, 半年", ["security"], "beginner", set(), 20, 26, "zh"),

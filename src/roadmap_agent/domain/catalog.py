@@ -114,6 +114,7 @@ class Subject:
 
     name: Text
     terms: tuple[str, ...]
+    stack: bool = False  # a language, framework or platform (it makes a goal's role mean "in that stack")
 
 
 _Term = tuple[str, str, bool]  # normalised term, target id, ASCII (word-boundary) term
@@ -324,7 +325,8 @@ def _parse_domain(raw: dict[str, Any]) -> tuple[Domain, list[CatalogModule], lis
 
 
 def _parse_subjects(raw: dict[str, Any]) -> tuple[Subject, ...]:
-    return tuple(Subject(name=_text(s["name"]), terms=tuple(s["terms"])) for s in raw.get("subjects", ()))
+    return tuple(Subject(name=_text(s["name"]), terms=tuple(s["terms"]), stack=bool(s.get("stack")))
+                 for s in raw.get("subjects", ()))
 
 
 def build_catalog(raw_domains: Iterable[dict[str, Any]], uncovered: dict[str, Any] | None = None) -> Catalog:

@@ -372,6 +372,7 @@ _DOMAIN_PHRASES: tuple[tuple[str, tuple[str, ...]], ...] = (
     (r"desktop apps?", ()),
     (r"手机应用|移动应用", ("mobile",)),
     (r"hack(?:ers?|ing)|pentest(?:ing|ers?)?|\bctf\b|黑客", ("security",)),
+    (r"运维", ("devops",)),  # "做运维" is the job; "Kubernetes 运维" is Kubernetes (phrases yield to keywords)
 )
 _PHRASES = tuple((_compile(rf"(?<![a-z])(?:{p})(?![a-z])"), ids) for p, ids in _DOMAIN_PHRASES)
 _PROGRAMMING = _compile(r"\b(?:programming|program|programmer|coding|code|coder|software)\b|编程|写代码|程序")
@@ -406,10 +407,10 @@ def find_targets(text: str, catalog: Catalog, known: set[str]) -> Targets:
     A technology or subject named together with one of its own concepts is narrowed to that concept ("learn Go
     concurrency" plans concurrency and what it needs, not all of Go); a role never is.
     """
-    named, topics = catalog.match_targets(text)
-    rest = blank(text, catalog.matched_spans(text))  # a job phrase never re-reads a keyword ("web developer")
-    phrase_domains = [d for _, d in sorted(_phrase_hits(rest)) if d in catalog.domains]
-    named = [d for d in _unique([*named, *phrase_domains]) if d not in known]
+    named, topics = catalog.match_targets(text)  # ``text`` has the known parts blanked: what is left is asked for
+    if not named:  # job phrases ("web apps", "爬虫") only when no keyword says more
+        rest = blank(text, catalog.matched_spans(text))
+        named = _unique(d for _, d in sorted(_phrase_hits(rest)) if d in catalog.domains)
     topics = [c for c in topics if c not in known]
     topic_domains = _unique(d for c in topics if (d := catalog.domain_of(c)))
     # a topic narrows its technology or subject ("Go concurrency"); a role only when the role itself is unnamed
@@ -452,10 +453,12 @@ def analyze_intent(request: LearnerRequest, catalog: Catalog) -> Intent:
     target_text = blank(text, known_spans)
     targets = find_targets(target_text, catalog, set(known))
     uncovered = uncovered_subjects(target_text, catalog, language)
+    uncovered_stack = any(s.stack for s in catalog.match_uncovered(target_text))
     domains, defaulted = targets.domains, targets.defaulted
     if not domains and not uncovered and _PROGRAMMING.search(text) and DEFAULT_LANGUAGE_DOMAIN in catalog.domains:
         domains, defaulted = [DEFAULT_LANGUAGE_DOMAIN], [DEFAULT_LANGUAGE_DOMAIN]
-    if not domains:
+    if not domains or (uncovered_stack and not targets.technologies and not targets.topics):
+        # nothing covered, or an uncovered stack with only a role around it ("Elixir web development")
         raise OutOfScope(out_of_scope_message(request.goal, uncovered, catalog, language), uncovered)
     hours = find_hours_per_week(text)
     weeks = find_weeks(blank(text, hours.spans) if hours else text)

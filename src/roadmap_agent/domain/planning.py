@@ -11,6 +11,7 @@ auto-fix reuse ``arrange``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -30,6 +31,7 @@ from roadmap_agent.domain.models import (
 from roadmap_agent.domain.schedule import build_schedule, round_hours, weeks_needed
 from roadmap_agent.domain.selection import option_domains, select
 from roadmap_agent.domain.structure import (
+    PROJECT_MIN_HOURS,
     PROJECT_SHARE,
     attach_projects,
     build_stages,
@@ -40,6 +42,7 @@ from roadmap_agent.domain.structure import (
 
 LEVEL_HOURS_FACTOR = {"beginner": 1.0, "intermediate": 0.85, "advanced": 0.7}
 MAX_OPTIONAL = 12
+MAX_TRIM_SHOWN = 6  # past that, fewer topics is not the answer: more weeks or hours are
 OVER_BUDGET_PREFIX: dict[Language, str] = {"en": "Over budget:", "zh": "超出时间预算："}
 _EPSILON = 1e-6
 
@@ -122,6 +125,7 @@ def arrange(plan: Plan, catalog: Catalog) -> Roadmap:
     chosen = _fill(core, stretch, known, budget)
     while True:
         stages = _core_stages([by_id[c] for c in chosen], known, catalog, plan)
+        _fit_projects(stages, budget)
         total = _hours(stages)
         added = [c for c in chosen if not by_id[c].core]
         if total <= budget + _EPSILON or not added:
@@ -174,6 +178,21 @@ def _core_stages(concepts: list[Concept], known: set[str], catalog: Catalog, pla
     return stages
 
 
+def _fit_projects(stages: list[Stage], budget: float) -> None:
+    """When the concepts fit the budget but the projects push it over, the projects get what is left (at least
+    PROJECT_MIN_HOURS each): a smaller build, not a longer plan."""
+    projects = [s.project for s in stages if s.project is not None]
+    concepts = sum(c.hours for s in stages for m in s.modules for c in m.concepts)
+    room = budget - concepts
+    if not projects or concepts + sum(p.hours for p in projects) <= budget + _EPSILON:
+        return
+    if room < PROJECT_MIN_HOURS * len(projects) - _EPSILON:
+        return  # even the smallest projects do not fit: the plan takes longer and says so
+    factor = room / sum(p.hours for p in projects)
+    for project in projects:
+        project.hours = max(PROJECT_MIN_HOURS, math.floor(project.hours * factor * 2) / 2)
+
+
 def _hours(stages: Sequence[Stage]) -> float:
     concepts = sum(c.hours for s in stages for m in s.modules for c in m.concepts)
     return round(concepts + sum(s.project.hours for s in stages if s.project), 2)
@@ -219,8 +238,9 @@ def complete_roadmap(plan: Plan, stages: list[Stage], optional: list[Concept], c
 def _over_budget(stages: list[Stage], total: float, plan: Plan, weeks: int) -> str:
     core = [c for s in stages if not s.optional for m in s.modules for c in m.concepts]
     budget = plan.hours_per_week * plan.weeks
-    trim = trim_candidates(core, total - budget)
-    trim_text = text("list.sep", plan.language).join(f"{c.name} ({c.hours:g} h)" for c in trim)
+    trim = trim_candidates(core, total - budget)[:MAX_TRIM_SHOWN]
+    trim_text = text("list.sep", plan.language).join(text("name_hours", plan.language, name=c.name,
+                                                          hours=f"{c.hours:g}") for c in trim)
     per_week = -(-int(total + 0.999) // plan.weeks)
     return text("over_budget", plan.language, total=f"{total:g}", hours=plan.hours_per_week, asked=plan.weeks,
                 budget=budget, weeks=weeks, per_week=per_week, trim=trim_text)

@@ -51,7 +51,9 @@ def select(intent: Intent, catalog: Catalog) -> Selection:
     notes: list[str] = []
     for domain_id in intent.domains:
         domain = catalog.domains[domain_id]
-        if domain_id not in narrowed and domain_id not in options:
+        if domain_id in narrowed:
+            continue  # planned only for the topics named in it
+        if domain_id not in options:
             goals += domain.goal_concepts
         for choice in domain.choices:
             chosen, why = chosen_options(choice, intent.domains, intent.known_skills)

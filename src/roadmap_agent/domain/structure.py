@@ -158,21 +158,39 @@ def _reachable(start: set[int], needs: dict[int, set[int]]) -> set[int]:
 
 def _topological(groups: list[list[str]], needs: dict[int, set[int]], deferred: set[int],
                  catalog: Catalog) -> list[int]:
-    pending = {i: set(n) for i, n in needs.items()}
+    """Modules just in time: the modules nothing else needs (the goals) in catalog order, deferred ones last,
+    each preceded by what it still needs (depth first). Among those, a role's module that itself builds on
+    something (publishing an app) comes last, right before the module that needs it; foundations first."""
+    dependents: dict[int, set[int]] = {i: set() for i in needs}
+    for module, wanted in needs.items():
+        for prerequisite in wanted:
+            dependents[prerequisite].add(module)
 
-    def priority(i: int) -> tuple[bool, int]:
-        return i in deferred, min(catalog.module_rank(k) for k in groups[i])
-    ready = [(priority(i), i) for i, n in pending.items() if not n]
-    heapq.heapify(ready)
+    def rank(i: int) -> int:
+        return min(catalog.module_rank(k) for k in groups[i])
+
+    def domain(i: int) -> str:
+        module = catalog.modules.get(groups[i][0])
+        return module.domain if module else OTHER_MODULE
+
+    def late(parent: int, i: int) -> bool:
+        owner = catalog.domains.get(domain(i))
+        return owner is not None and owner.kind == "role" and domain(i) != domain(parent) and bool(needs[i])
+
     order: list[int] = []
-    while ready:
-        _, chosen = heapq.heappop(ready)
-        order.append(chosen)
-        for other, other_needs in pending.items():
-            if chosen in other_needs:
-                other_needs.discard(chosen)
-                if not other_needs:
-                    heapq.heappush(ready, (priority(other), other))
+    placed: set[int] = set()
+
+    def visit(i: int) -> None:
+        placed.add(i)
+        for prerequisite in sorted(needs[i], key=lambda p: (late(i, p), rank(p))):
+            if prerequisite not in placed:
+                visit(prerequisite)
+        order.append(i)
+
+    for sink in sorted((i for i, d in dependents.items() if not d), key=lambda i: (i in deferred, rank(i))):
+        visit(sink)
+    for rest in sorted(set(needs) - placed, key=rank):  # only in a cycle the grouping missed (none expected)
+        visit(rest)
     return order
 
 
@@ -210,15 +228,8 @@ def unit_outcome(unit: Unit, catalog: Catalog, language: Language) -> str:
 
 
 def stage_name(units: list[Unit], catalog: Catalog, language: Language) -> str:
-    largest = sorted(units, key=lambda u: -u.hours)[:2]
-    picked = [u for u in units if u in largest]  # in teaching order
-    outcomes = list(dict.fromkeys(unit_outcome(u, catalog, language) for u in picked))
-    if len(outcomes) == 1:
-        return outcomes[0]
-    second = outcomes[1]
-    if language == "en" and second[:1].isupper() and not second[1:2].isupper():
-        second = second[0].lower() + second[1:]
-    return text("stage.join2", language, first=outcomes[0], second=second)
+    """What the learner can do after the stage: the outcome of its largest module."""
+    return unit_outcome(max(units, key=lambda u: u.hours), catalog, language)
 
 
 def build_stages(groups: list[list[Unit]], catalog: Catalog, language: Language, *, start: int = 1,
