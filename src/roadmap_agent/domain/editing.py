@@ -66,7 +66,7 @@ def _apply(op: EditOp, draft: _Draft, catalog: Catalog) -> None:
         case AddConcepts(concept_ids=ids):
             _add(ids, draft, catalog)
         case ScaleHours(concept_ids=ids, factor=factor):
-            _scale(ids, factor, draft)
+            _scale(ids, factor, draft, catalog)
         case SetWeeks(weeks=weeks):
             draft.weeks = max(1, min(MAX_WEEKS, weeks))
             draft.say(f"Set the duration to {draft.weeks} weeks.", f"学习周期改为 {draft.weeks} 周。")
@@ -81,42 +81,68 @@ def _name(concept_id: str, draft: _Draft, catalog: Catalog) -> str:
     return draft.concepts[concept_id].name if concept_id in draft.concepts else concept_id
 
 
+def _names(concept_ids: list[str], draft: _Draft, catalog: Catalog) -> tuple[str, str]:
+    """The concepts' names as an English and a Chinese list."""
+    names = [_name(c, draft, catalog) for c in concept_ids]
+    return ", ".join(names), "、".join(names)
+
+
+# One sentence per operation: a named domain ("skip Git") stands for many concepts, and the learner asked once.
+
+
 def _skip(ids: tuple[str, ...], draft: _Draft, catalog: Catalog) -> None:
+    removed: list[Concept] = []
+    absent: list[str] = []
     for concept_id in ids:
-        name = _name(concept_id, draft, catalog)
         draft.known.add(concept_id)
-        removed = draft.concepts.pop(concept_id, None)
-        if removed is None:
-            draft.say(f"{name} was not in the roadmap; noted as already known.",
-                      f"路线中没有{name}，已记为已掌握。")
+        concept = draft.concepts.pop(concept_id, None)
+        if concept is None:
+            absent.append(concept_id)
         else:
-            draft.say(f"Removed {name} ({removed.hours:g} h); treated as already known.",
-                      f"已移除{name}（{removed.hours:g} 小时），视为已掌握。")
+            removed.append(concept)
+    if removed:
+        en = ", ".join(f"{c.name} ({c.hours:g} h)" for c in removed)
+        zh = "、".join(f"{c.name}（{c.hours:g} 小时）" for c in removed)
+        draft.say(f"Removed {en}; treated as already known.", f"已移除{zh}，视为已掌握。")
+    elif absent:
+        en, zh = _names(absent, draft, catalog)
+        verb = "was" if len(absent) == 1 else "were"
+        draft.say(f"{en} {verb} not in the roadmap; noted as already known.", f"路线中没有{zh}，已记为已掌握。")
 
 
 def _add(ids: tuple[str, ...], draft: _Draft, catalog: Catalog) -> None:
-    for concept_id in ids:
-        name = _name(concept_id, draft, catalog)
-        if concept_id in draft.concepts:
-            draft.say(f"{name} is already in the roadmap.", f"{name}已在路线中。")
-            continue
-        draft.known.discard(concept_id)
-        new = catalog.closure([concept_id], stop_at=draft.known) - draft.concepts.keys()
-        for added in sorted(new, key=catalog.rank):
-            draft.concepts[added] = catalog.concepts[added].to_concept(draft.language)
-        extra = sorted(new - {concept_id}, key=catalog.rank)
-        hours = sum(draft.concepts[c].hours for c in new)
-        with_en = f" with its prerequisites {', '.join(_name(c, draft, catalog) for c in extra)}" if extra else ""
-        with_zh = f"及其前置知识{'、'.join(_name(c, draft, catalog) for c in extra)}" if extra else ""
-        draft.say(f"Added {name}{with_en} ({hours:g} h).", f"已添加{name}{with_zh}（{hours:g} 小时）。")
+    wanted = [c for c in ids if c not in draft.concepts]
+    if not wanted:
+        en, zh = _names(list(ids), draft, catalog)
+        verb = "is" if len(ids) == 1 else "are"
+        draft.say(f"{en} {verb} already in the roadmap.", f"{zh}已在路线中。")
+        return
+    draft.known.difference_update(wanted)
+    new = catalog.closure(wanted, stop_at=draft.known) - draft.concepts.keys()
+    for added in sorted(new, key=catalog.rank):
+        draft.concepts[added] = catalog.concepts[added].to_concept(draft.language)
+    hours = sum(draft.concepts[c].hours for c in new)
+    name_en, name_zh = _names(wanted, draft, catalog)
+    extra = sorted(new - set(wanted), key=catalog.rank)
+    extra_en, extra_zh = _names(extra, draft, catalog)
+    with_en = f" with its prerequisites {extra_en}" if extra else ""
+    with_zh = f"及其前置知识{extra_zh}" if extra else ""
+    draft.say(f"Added {name_en}{with_en} ({hours:g} h).", f"已添加{name_zh}{with_zh}（{hours:g} 小时）。")
 
 
-def _scale(ids: tuple[str, ...], factor: float, draft: _Draft) -> None:
+def _scale(ids: tuple[str, ...], factor: float, draft: _Draft, catalog: Catalog) -> None:
+    scaled: list[tuple[str, float, float]] = []
     for concept_id in ids:
         concept = draft.concepts.get(concept_id)
         if concept is None:
             continue
         before = concept.hours
         concept.hours = round_hours(before * factor)
-        draft.say(f"{concept.name}: {before:g} h -> {concept.hours:g} h.",
-                  f"{concept.name}：{before:g} 小时 -> {concept.hours:g} 小时。")
+        scaled.append((concept.name, before, concept.hours))
+    if scaled:
+        en = "; ".join(f"{name}: {before:g} h -> {after:g} h" for name, before, after in scaled)
+        zh = "；".join(f"{name}：{before:g} 小时 -> {after:g} 小时" for name, before, after in scaled)
+        draft.say(f"{en}.", f"{zh}。")
+    else:  # say so rather than change nothing in silence
+        en, zh = _names(list(ids), draft, catalog)
+        draft.say(f"{en}: not in the roadmap; no hours changed.", f"路线中没有{zh}，学时未变。")

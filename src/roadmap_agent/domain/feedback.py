@@ -125,8 +125,18 @@ def _concepts(text: str, catalog: Catalog, *, domains_too: bool) -> tuple[str, .
     """Concepts ``text`` names; with ``domains_too`` a named domain stands for all its concepts."""
     domains, ids = catalog.match_targets(text)
     if domains_too:  # "skip Docker": the technology's core concepts
-        ids += [c for d in domains for c in catalog.domains[d].goal_concepts]
+        ids += [c for d in domains for c in _domain_concepts(d, catalog)]
     return tuple(dict.fromkeys(ids))
+
+
+def _domain_concepts(domain_id: str, catalog: Catalog) -> list[str]:
+    """What naming a domain means: its goal concepts with what they need from the same domain ("I already
+    know SQL" includes SQL basics, not only the advanced goals), never other domains' concepts a role's goals
+    list ("skip the frontend part" keeps Git)."""
+    domain = catalog.domains[domain_id]
+    own = set(domain.concept_ids)
+    needed = catalog.closure(domain.goal_concepts) & own
+    return sorted(needed, key=catalog.rank) or list(domain.goal_concepts)
 
 
 def _operation(verb: _Verb, ids: tuple[str, ...]) -> EditOp | None:

@@ -7,6 +7,7 @@ formats one. A missing key or placeholder is a packaging bug and fails loudly in
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from functools import cache
 from importlib import resources
@@ -25,8 +26,12 @@ def catalogue() -> dict[str, dict[str, str]]:
     return data
 
 
+_SINGULAR = re.compile(r"(?<![\d.])1 (weeks|stages|projects|core concepts|optional concepts|concepts)\b")
+
+
 def text(key: str, language: Language, **values: Any) -> str:
-    return catalogue()[key][language].format(**values)
+    formatted = catalogue()[key][language].format(**values)
+    return _SINGULAR.sub(lambda m: "1 " + m[1][:-1], formatted) if language == "en" else formatted
 
 
 def join(items: Iterable[str], language: Language) -> str:

@@ -29,7 +29,7 @@ from roadmap_agent.domain.models import (
     Stage,
 )
 from roadmap_agent.domain.schedule import build_schedule, round_hours, weeks_needed
-from roadmap_agent.domain.selection import option_domains, select
+from roadmap_agent.domain.selection import in_service_of_a_role, option_domains, select
 from roadmap_agent.domain.structure import (
     PROJECT_MIN_HOURS,
     PROJECT_SHARE,
@@ -267,7 +267,9 @@ def trim_candidates(concepts: Sequence[Concept], excess: float) -> list[Concept]
 def title_names(domains: Iterable[str], catalog: Catalog, language: Language) -> str:
     """"Backend development with Go", "Vue + Docker": roles with their chosen options, then the rest."""
     domain_list = [d for d in domains if d in catalog.domains]
-    options = option_domains(domain_list, catalog)
+    serving = in_service_of_a_role(domain_list, catalog)
+    options = option_domains(domain_list, catalog) | serving
+    first_role = next((d for d in domain_list if catalog.domains[d].kind == "role"), None)
     parts: list[str] = []
     for domain_id in domain_list:
         if domain_id in options:
@@ -275,6 +277,9 @@ def title_names(domains: Iterable[str], catalog: Catalog, language: Language) ->
         domain = catalog.domains[domain_id]
         with_options = [catalog.domains[o].name.get(language) for c in domain.choices for o in c.options
                         if o in domain_list]
+        if domain_id == first_role:
+            with_options += [catalog.domains[t].name.get(language) for t in domain_list
+                             if t in serving and catalog.domains[t].name.get(language) not in with_options]
         name = domain.name.get(language)
         parts.append(text("title.with", language, role=name, technologies=join(with_options, language))
                      if with_options else name)

@@ -45,7 +45,7 @@ def option_domains(domains: list[str], catalog: Catalog) -> set[str]:
 def select(intent: Intent, catalog: Catalog) -> Selection:
     known = catalog.expand_known(intent.known_skills)
     narrowed = set(intent.narrowed)
-    options = option_domains(intent.domains, catalog)
+    options = option_domains(intent.domains, catalog) | in_service_of_a_role(intent.domains, catalog, narrowed)
     goals: list[str] = list(intent.topics)
     excluded: set[str] = set()
     notes: list[str] = []
@@ -71,11 +71,23 @@ def select(intent: Intent, catalog: Catalog) -> Selection:
                      notes=notes, warnings=_partial_warning(intent, catalog))
 
 
+def in_service_of_a_role(domains: list[str], catalog: Catalog, narrowed: set[str] | None = None) -> set[str]:
+    """Technologies named with a role that already builds on them ("Python for data analysis"): they add what
+    the role needs of them, not their whole course (the rest is stretch)."""
+    skip = narrowed or set()
+    roles = [d for d in domains if d in catalog.domains and catalog.domains[d].kind == "role" and d not in skip]
+    needed = catalog.closure([g for r in roles for g in catalog.domains[r].goal_concepts])
+    return {d for d in domains if d in catalog.domains and catalog.domains[d].kind == "technology"
+            and d not in skip and needed & set(catalog.domains[d].concept_ids)}
+
+
 def _stretch(intent: Intent, catalog: Catalog, core: set[str], known: set[str], excluded: set[str],
              narrowed: set[str]) -> list[str]:
     pool: list[str] = []
     for domain_id in intent.domains:
-        if domain_id in narrowed:
+        if domain_id in narrowed:  # only the rest of the named topics' modules
+            modules = {catalog.concepts[t].module for t in intent.topics if catalog.domain_of(t) == domain_id}
+            pool += [c for c in catalog.domains[domain_id].concept_ids if catalog.concepts[c].module in modules]
             continue
         domain = catalog.domains[domain_id]
         pool += [*domain.concept_ids, *domain.stretch_concepts]
