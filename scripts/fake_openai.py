@@ -79,9 +79,16 @@ def _text(request: dict[str, Any]) -> str:
     return "\n".join(str(m.get("content", "")) for m in request.get("messages", []))
 
 
+TECHNOLOGIES = {"golang": re.compile(r"\bgo\b|golang", re.IGNORECASE),
+                "nodejs": re.compile(r"node\.?js|express", re.IGNORECASE)}
+
+
 def good_intent(request: dict[str, Any]) -> dict[str, Any]:
-    return {"domains": ["backend"], "level": "beginner", "known_skills": ["Python"], "hours_per_week": 10,
-            "weeks": 13, "preferences": []}
+    """Backend, with the technologies the goal names (Go, Node.js); Python known unless another is named."""
+    goal = str(request.get("messages", [{}])[-1].get("content", ""))
+    named = [t for t, pattern in TECHNOLOGIES.items() if pattern.search(goal)]
+    return {"domains": ["backend"], "level": "beginner", "known_skills": [] if named else ["Python"],
+            "hours_per_week": 10, "weeks": 13, "preferences": [], "technologies": named}
 
 
 def good_curriculum(request: dict[str, Any]) -> dict[str, Any]:
@@ -102,10 +109,15 @@ def good_curriculum(request: dict[str, Any]) -> dict[str, Any]:
     half = max(1, len(chosen) // 2)
     first = [{"id": cid, "name": cid} for cid in chosen[:half]]
     second = [{"id": cid, "name": cid} for cid in chosen[half:]] + [capstone]
+    extra = [cid for cid, *_ in listed if cid not in chosen and not needs[cid] - set(chosen) - {"-"}][:1]
+    second += [{"id": cid, "name": cid, "optional": True} for cid in extra]  # beyond the core
+    project = {"title": "期末项目：部署一个 API" if zh else "Stage project: deploy an API",
+               "description": "Ship the service.", "hours": 4,
+               "acceptance_criteria": ["It answers on a public URL", "Its README says how to run it"]}
     return {"title": "后端学习路线" if zh else "Backend roadmap", "summary": "Scripted by the fake server.",
             "stages": [{"name": "基础" if zh else "Foundations", "modules": [{"name": "Core", "concepts": first}]},
                        {"name": "进阶" if zh else "Going further",
-                        "modules": [{"name": "Practice", "concepts": second}]}]}
+                        "modules": [{"name": "Practice", "concepts": second}], "project": project}]}
 
 
 def good_edit(request: dict[str, Any]) -> dict[str, Any]:

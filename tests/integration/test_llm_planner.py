@@ -91,6 +91,26 @@ async def test_good_answers_complete_with_the_model_and_a_grounded_roadmap(confi
     assert fake.chat_requests()[0]["response_format"]["type"] == "json_schema"
 
 
+async def test_named_technologies_reach_the_model_and_its_optional_concepts_and_projects_are_kept(
+        configure: Configure, fake: FakeOpenAI) -> None:
+    async with open_services(configure()) as services:
+        task_id = await _run(services, goal="become a backend developer with Go in 4 months")
+        roadmap = await _final(services, task_id)
+        task = await services.store.get_task(task_id)
+    assert task.intent is not None and "golang" in task.intent["technologies"]
+    prompt = "\n".join(m["content"] for m in fake.chat_requests("CurriculumAnswer")[0]["messages"])
+    assert "Technologies: Go" in prompt and "Python" in prompt.split("alternatives the learner did not ask for:")[1]
+    optional = [c for c in roadmap.concepts() if c.optional]
+    assert optional and all(s.optional for s in roadmap.stages if any(c.optional for m in s.modules
+                                                                      for c in m.concepts))
+    scheduled = {c for week in roadmap.schedule for c in week.concept_ids}
+    assert not scheduled & {c.id for c in optional}
+    projects = roadmap.projects()
+    assert any(p.title == "Stage project: deploy an API" for p in projects)  # the model's, kept
+    assert all(s.project for s in roadmap.stages if not s.optional)  # and ours where it gave none
+    assert validate_roadmap(roadmap) == []
+
+
 async def test_a_malformed_answer_is_repaired(configure: Configure, fake: FakeOpenAI) -> None:
     fake.add(malformed())
     async with open_services(configure()) as services:
