@@ -51,22 +51,35 @@ def _planner(data: dict[str, Any]) -> str:
 def roadmap_view(roadmap: Roadmap) -> Group:
     hours = "h" if roadmap.language == "en" else "小时"
     tree = Tree(f"[bold]{roadmap.title}[/]\n[dim]{roadmap.summary}[/]")
+    project_label = "Project" if roadmap.language == "en" else "项目"
     for stage in roadmap.stages:
-        stage_node = tree.add(f"[bold magenta]{stage.order}. {stage.name}[/]")
+        style = "dim magenta" if stage.optional else "bold magenta"
+        stage_node = tree.add(f"[{style}]{stage.order}. {escape(stage.name)}[/]")
         for module in stage.modules:
-            module_node = stage_node.add(f"[bold]{module.name}[/]")
+            module_node = stage_node.add(f"[bold]{escape(module.name)}[/]")
             for concept in module.concepts:
-                module_node.add(f"{concept.name} [dim]({concept.hours:g} {hours}, {concept.difficulty})[/]")
+                module_node.add(f"{escape(concept.name)} [dim]({concept.hours:g} {hours}, {concept.difficulty})[/]")
+        if stage.project is not None:
+            project = stage_node.add(f"[bold green]{project_label}:[/] {escape(stage.project.title)} "
+                                     f"[dim]({stage.project.hours:g} {hours})[/]")
+            for criterion in stage.project.acceptance_criteria:
+                project.add(f"[dim]✓ {escape(criterion)}[/]")
     schedule = Table(title="Weekly schedule" if roadmap.language == "en" else "每周安排", show_lines=False)
     schedule.add_column("Week" if roadmap.language == "en" else "周", justify="right")
     schedule.add_column(hours, justify="right")
     schedule.add_column("Topics" if roadmap.language == "en" else "内容")
     names = {c.id: c.name for c in roadmap.concepts()}
+    projects = {p.id: f"{project_label}: {p.title}" for p in roadmap.projects()}
     for week in roadmap.schedule:
-        schedule.add_row(str(week.week), f"{week.hours:g}", ", ".join(names.get(c, c) for c in week.concept_ids))
+        topics = [names.get(c, c) for c in week.concept_ids] + [projects.get(p, p) for p in week.project_ids]
+        schedule.add_row(str(week.week), f"{week.hours:g}", escape(", ".join(topics)))
     parts: list[object] = [tree, schedule]
+    if roadmap.notes:
+        parts.insert(0, Panel("\n".join(roadmap.notes), title="Notes" if roadmap.language == "en" else "说明",
+                              border_style="cyan"))
     if roadmap.warnings:
-        parts.insert(0, Panel("\n".join(roadmap.warnings), title="Warnings", border_style="yellow"))
+        parts.insert(0, Panel("\n".join(roadmap.warnings), title="Warnings" if roadmap.language == "en" else "提醒",
+                              border_style="yellow"))
     return Group(*parts)  # type: ignore[arg-type]
 
 

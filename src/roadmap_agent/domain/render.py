@@ -7,9 +7,11 @@ from roadmap_agent.domain.models import Roadmap
 _LABELS = {
     "en": {"summary": "Summary", "warnings": "Warnings", "schedule": "Weekly schedule", "week": "Week",
            "hours": "h", "prereq": "needs", "resources": "Resources", "known": "Assumed known",
+           "notes": "Notes", "project": "Project", "optional": "optional: outside the schedule",
            "difficulty": {"beginner": "beginner", "intermediate": "intermediate", "advanced": "advanced"}},
     "zh": {"summary": "概要", "warnings": "提醒", "schedule": "每周安排", "week": "第", "hours": "小时",
            "prereq": "前置", "resources": "资源", "known": "视为已掌握",
+           "notes": "说明", "project": "项目", "optional": "选学：不在日程内",
            "difficulty": {"beginner": "入门", "intermediate": "中级", "advanced": "高级"}},
 }
 
@@ -20,10 +22,14 @@ def roadmap_to_markdown(roadmap: Roadmap) -> str:
     lines = [f"# {roadmap.title}", "", f"**{labels['summary']}:** {roadmap.summary}", ""]
     if roadmap.warnings:
         lines += [f"## {labels['warnings']}", "", *[f"- {w}" for w in roadmap.warnings], ""]
+    if roadmap.notes:
+        lines += [f"## {labels['notes']}", "", *[f"- {n}" for n in roadmap.notes], ""]
     if roadmap.assumed_known:
         lines += [f"_{labels['known']}: {', '.join(roadmap.assumed_known)}_", ""]
     for stage in roadmap.stages:
         lines += [f"## {stage.order}. {stage.name}", ""]
+        if stage.optional:
+            lines += [f"_{labels['optional']}_", ""]
         for module in stage.modules:
             lines += [f"### {module.name}", ""]
             for concept in module.concepts:
@@ -36,9 +42,14 @@ def roadmap_to_markdown(roadmap: Roadmap) -> str:
                 for resource in concept.resources:
                     lines.append(f"  - [{resource.title}]({resource.url}) ({resource.kind})")
             lines.append("")
+        if stage.project is not None:
+            project = stage.project
+            lines += [f"### {labels['project']}: {project.title} ({project.hours:g} {labels['hours']})", "",
+                      project.description, "", *[f"- [ ] {c}" for c in project.acceptance_criteria], ""]
     lines += [f"## {labels['schedule']}", ""]
     for week in roadmap.schedule:
         label = f"Week {week.week}" if roadmap.language == "en" else f"第 {week.week} 周"
-        topics = ", ".join(names.get(c, c) for c in week.concept_ids)
+        projects = {p.id: f"{labels['project']}: {p.title}" for p in roadmap.projects()}
+        topics = ", ".join([names.get(c, c) for c in week.concept_ids] + [projects.get(p, p) for p in week.project_ids])
         lines.append(f"- **{label}** ({week.hours:g} {labels['hours']}): {topics}")
     return "\n".join(lines) + "\n"

@@ -22,6 +22,7 @@ HOURS_PER_STAGE = 30
 MAX_STAGES = 6
 PROJECT_SHARE = 0.15  # a stage's project takes about this share of its concept hours
 PROJECT_MIN_HOURS, PROJECT_MAX_HOURS = 1.0, 8.0
+PROJECT_MIN_LEARNED = 0.75  # a catalog project fits a stage when the learner has met most of what it uses
 
 
 @dataclass
@@ -288,12 +289,12 @@ def _best_project(stage_ids: set[str], done: set[str], used: set[str], catalog: 
     best: tuple[float, CatalogProject] | None = None
     for domain in catalog.domains.values():
         for project in domain.projects:
-            if project.id in used or not set(project.uses) <= done:
+            uses = set(project.uses)
+            learned = len(uses & done) / len(uses)
+            overlap = len(stage_ids & uses)
+            if project.id in used or learned < PROJECT_MIN_LEARNED or not overlap:
                 continue
-            overlap = len(stage_ids & set(project.uses))
-            if not overlap:
-                continue
-            score = overlap + (0.5 if project.domain in domains else 0.0)
+            score = overlap + learned + (0.5 if project.domain in domains else 0.0)
             if best is None or score > best[0]:
                 best = (score, project)
     return best[1] if best else None
@@ -301,7 +302,7 @@ def _best_project(stage_ids: set[str], done: set[str], used: set[str], catalog: 
 
 def _generic_project(stage: Stage, *, hours: float, language: Language) -> Project:
     concepts = [c for m in stage.modules for c in m.concepts]
-    names = [m.name for m in stage.modules][:3]
+    names = [m.name for m in sorted(stage.modules, key=lambda m: -sum(c.hours for c in m.concepts))][:2]
     return Project(
         id=f"{stage.id}-project", title=text("project.generic.title", language, topics=join(names, language)),
         description=text("project.generic.brief", language, concepts=join([c.name for c in concepts[:6]], language)),
