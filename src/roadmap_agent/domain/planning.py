@@ -120,7 +120,7 @@ def arrange(plan: Plan, catalog: Catalog) -> Roadmap:
     known = set(plan.assumed_known)
     by_id = {c.id: c for c in plan.concepts}
     core = [c for c in plan.concepts if c.core]
-    stretch = order_concepts([c for c in plan.concepts if not c.core], catalog)
+    stretch = [c for c in plan.concepts if not c.core]  # most relevant first (selection.py)
     budget = plan.hours_per_week * plan.weeks if plan.weeks_stated else 0.0
     chosen = _fill(core, stretch, known, budget)
     while True:
@@ -139,15 +139,32 @@ def _fill(core: list[Concept], stretch: list[Concept], known: set[str], budget: 
     """Core ids, then stretch ids (in order) while the estimate with projects stays within ``budget``."""
     chosen = [c.id for c in core]
     have = set(chosen) | known
-    stretch_ids = {c.id for c in stretch}
+    by_id = {c.id: c for c in stretch}
     spent = sum(c.hours for c in core) * (1 + PROJECT_SHARE)
     for concept in stretch:
-        cost = concept.hours * (1 + PROJECT_SHARE)
-        if spent + cost <= budget and all(p in have or p not in stretch_ids for p in concept.prerequisites):
-            chosen.append(concept.id)
-            have.add(concept.id)
+        if concept.id in have:
+            continue
+        unit = _with_missing_prerequisites(concept.id, by_id, have)
+        cost = sum(by_id[c].hours for c in unit) * (1 + PROJECT_SHARE)
+        if spent + cost <= budget:  # a topic comes with what it needs, or not at all
+            chosen += unit
+            have |= set(unit)
             spent += cost
     return chosen
+
+
+def _with_missing_prerequisites(concept_id: str, by_id: dict[str, Concept], have: set[str]) -> list[str]:
+    unit: list[str] = []
+
+    def visit(current: str) -> None:
+        if current in unit or current in have or current not in by_id:
+            return
+        for prerequisite in by_id[current].prerequisites:
+            visit(prerequisite)
+        unit.append(current)
+
+    visit(concept_id)
+    return unit
 
 
 def _without(chosen: list[str], concept_id: str, by_id: dict[str, Concept]) -> list[str]:

@@ -83,22 +83,42 @@ def in_service_of_a_role(domains: list[str], catalog: Catalog, narrowed: set[str
 
 def _stretch(intent: Intent, catalog: Catalog, core: set[str], known: set[str], excluded: set[str],
              narrowed: set[str]) -> list[str]:
-    pool: list[str] = []
+    """Stretch concepts, most relevant first: the targeted domains' own concepts, then their suggested extras;
+    each preceded by what it needs that is not core or known yet (so a prefix of the list is always valid)."""
+    own: list[str] = []
+    suggested: list[str] = []
     for domain_id in intent.domains:
         if domain_id in narrowed:  # only the rest of the named topics' modules
             modules = {catalog.concepts[t].module for t in intent.topics if catalog.domain_of(t) == domain_id}
-            pool += [c for c in catalog.domains[domain_id].concept_ids if catalog.concepts[c].module in modules]
+            own += [c for c in catalog.domains[domain_id].concept_ids if catalog.concepts[c].module in modules]
             continue
         domain = catalog.domains[domain_id]
-        pool += [*domain.concept_ids, *domain.stretch_concepts]
-    stretch: set[str] = set()
-    for concept_id in pool:
+        own += domain.concept_ids
+        suggested += domain.stretch_concepts
+    stretch: list[str] = []
+    for concept_id in [*own, *suggested]:
         if concept_id in core or concept_id in known or concept_id in excluded or concept_id not in catalog.concepts:
             continue
         extra = catalog.closure([concept_id]) - known - core
         if not extra & excluded:
-            stretch |= extra
-    return sorted(stretch, key=catalog.rank)
+            stretch += [c for c in _prerequisites_first(extra, catalog) if c not in stretch]
+    return stretch
+
+
+def _prerequisites_first(ids: set[str], catalog: Catalog) -> list[str]:
+    ordered: list[str] = []
+
+    def visit(concept_id: str) -> None:
+        if concept_id in ordered:
+            return
+        for prerequisite in sorted(catalog.concepts[concept_id].prerequisites, key=catalog.rank):
+            if prerequisite in ids:
+                visit(prerequisite)
+        ordered.append(concept_id)
+
+    for concept_id in sorted(ids, key=catalog.rank):
+        visit(concept_id)
+    return ordered
 
 
 def _choice_note(choice: Choice, chosen: list[str], why: str, catalog: Catalog, intent: Intent) -> list[str]:

@@ -302,7 +302,7 @@ def _best_project(stage_ids: set[str], done: set[str], used: set[str], catalog: 
 
 def _generic_project(stage: Stage, *, hours: float, language: Language) -> Project:
     concepts = [c for m in stage.modules for c in m.concepts]
-    names = [m.name for m in sorted(stage.modules, key=lambda m: -sum(c.hours for c in m.concepts))][:2]
+    names = [m.name for m in sorted(stage.modules, key=lambda m: -sum(c.hours for c in m.concepts))][:1]
     return Project(
         id=f"{stage.id}-project", title=text("project.generic.title", language, topics=join(names, language)),
         description=text("project.generic.brief", language, concepts=join([c.name for c in concepts[:6]], language)),
