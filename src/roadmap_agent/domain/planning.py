@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from roadmap_agent.domain.catalog import Catalog
 from roadmap_agent.domain.intent import analyze_intent
@@ -91,7 +91,8 @@ def design_curriculum(intent: Intent, catalog: Catalog, roadmap_id: str) -> Road
         return entry.to_concept(intent.language, round_hours(entry.hours * factor), core=core)
 
     concepts = [concept(c, True) for c in sorted(selection.core, key=catalog.rank)]
-    concepts += [concept(c, False) for c in selection.stretch]
+    # stretch starts unscheduled (optional); arrange schedules what fits
+    concepts += [concept(c, False).model_copy(update={"optional": True}) for c in selection.stretch]
     plan = Plan(roadmap_id=roadmap_id, concepts=concepts, assumed_known=sorted(selection.known),
                 domains=intent.domains, hours_per_week=intent.hours_per_week, weeks=intent.weeks,
                 language=intent.language, level=intent.level, weeks_stated=intent.weeks_stated,
@@ -101,7 +102,10 @@ def design_curriculum(intent: Intent, catalog: Catalog, roadmap_id: str) -> Road
 
 def plan_of(roadmap: Roadmap, domains: list[str], level: str = "beginner") -> Plan:
     generated = (*_prefixes("duration_picked"), *OVER_BUDGET_PREFIX.values())
-    return Plan(roadmap_id=roadmap.id, concepts=[c.model_copy(deep=True) for c in roadmap.concepts()],
+    concepts = roadmap.concepts()  # stretch priority: what was scheduled, then the optional topics, in order
+    ordered = [c for c in concepts if c.core] + [c for c in concepts if not c.core and not c.optional]
+    ordered += [c for c in concepts if c.optional]
+    return Plan(roadmap_id=roadmap.id, concepts=[c.model_copy(deep=True) for c in ordered],
                 assumed_known=list(roadmap.assumed_known), domains=domains, hours_per_week=roadmap.hours_per_week,
                 weeks=roadmap.requested_weeks or roadmap.weeks, language=roadmap.language, level=level,
                 weeks_stated=not any(n.startswith(generated) for n in roadmap.notes),
@@ -118,6 +122,7 @@ def _prefixes(key: str) -> tuple[str, ...]:
 
 def arrange(plan: Plan, catalog: Catalog) -> Roadmap:
     known = set(plan.assumed_known)
+    plan = _core_closed(plan)
     by_id = {c.id: c for c in plan.concepts}
     core = [c for c in plan.concepts if c.core]
     stretch = [c for c in plan.concepts if not c.core]  # most relevant first (selection.py)
@@ -133,6 +138,22 @@ def arrange(plan: Plan, catalog: Catalog) -> Roadmap:
         chosen = _without(chosen, added[-1], by_id)
     optional = _optional([c for c in stretch if c.id not in chosen], set(chosen) | known)
     return complete_roadmap(plan, stages, optional, catalog)
+
+
+def _core_closed(plan: Plan) -> Plan:
+    """What a core concept needs is core too (an edit may add a core topic that needs a stretch one)."""
+    by_id = {c.id: c for c in plan.concepts}
+    needed: set[str] = set()
+    pending = [c.id for c in plan.concepts if c.core]
+    while pending:
+        for prerequisite in by_id[pending.pop()].prerequisites:
+            if prerequisite in by_id and prerequisite not in needed and not by_id[prerequisite].core:
+                needed.add(prerequisite)
+                pending.append(prerequisite)
+    if not needed:
+        return plan
+    concepts = [c.model_copy(update={"core": True}) if c.id in needed else c for c in plan.concepts]
+    return replace(plan, concepts=concepts)
 
 
 def _fill(core: list[Concept], stretch: list[Concept], known: set[str], budget: float) -> list[str]:
@@ -177,14 +198,17 @@ def _without(chosen: list[str], concept_id: str, by_id: dict[str, Concept]) -> l
 
 
 def _optional(rest: list[Concept], have: set[str]) -> list[Concept]:
+    """Stretch topics that are not scheduled: every one the roadmap scheduled before (a shorter duration never
+    hides a topic), then the most relevant others up to MAX_OPTIONAL."""
+    was_scheduled = [c for c in rest if not c.optional]
     picked: list[Concept] = []
-    for concept in rest:
-        if len(picked) >= MAX_OPTIONAL:
+    for concept in [*was_scheduled, *(c for c in rest if c.optional)]:
+        if len(picked) >= MAX_OPTIONAL and concept.optional:
             break
         if all(p in have for p in concept.prerequisites):
             picked.append(concept)
             have = have | {concept.id}
-    return picked
+    return [c for c in rest if c in picked]
 
 
 def _core_stages(concepts: list[Concept], known: set[str], catalog: Catalog, plan: Plan) -> list[Stage]:
