@@ -66,7 +66,8 @@ async def test_review_rejection_edits_and_approval_finalizes(services: Services)
     assert validate_roadmap(edited) == []
     edit_event = next(e for e in await services.store.events_after(task_id, 0) if e.step == "roadmap_edit"
                       and e.status == "completed")
-    assert any("Docker" in change for change in edit_event.data["changes"])
+    docker = load_catalog().concepts["devops.docker"].name.en  # "Running containers"
+    assert any(docker in change for change in edit_event.data["changes"])
 
     with pytest.raises(DecisionAlreadyMade):  # round 1 was decided already
         await services.store.decide(task_id, 1, True, None)
