@@ -8,9 +8,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Annotated, Any
 
 import typer
@@ -87,8 +88,12 @@ async def _wait_for_database(settings: Settings) -> int:
 
 @app.command()
 def worker(concurrency: Annotated[int | None, typer.Option(
-        min=1, max=256, help="Runs executed at once (ROADMAP_AGENT_WORKER_CONCURRENCY, default 4).")] = None) -> None:
+        min=1, max=256, help="Runs executed at once (ROADMAP_AGENT_WORKER_CONCURRENCY, default 4).")] = None,
+           health_port: Annotated[int | None, typer.Option(
+        min=1, max=65535, help="Serve /health/live, /health/ready and /metrics on this port "
+                               "(ROADMAP_AGENT_WORKER_HEALTH_PORT; bound on ROADMAP_AGENT_HOST).")] = None) -> None:
     """Execute queued runs (server mode, PostgreSQL). Run as many as you like; SIGTERM drains gracefully."""
+    from roadmap_agent.workflow.health_server import serve_health
     from roadmap_agent.workflow.worker import serve_queue
 
     settings = _settings("INFO")
@@ -101,7 +106,10 @@ def worker(concurrency: Annotated[int | None, typer.Option(
     async def main() -> int:
         async with open_services(settings, role="worker", queue_pool=size + 4) as services:
             assert services.queue is not None  # noqa: S101 - uses_queue was checked above
-            await serve_queue(services.runner, services.queue, settings.worker, size)
+            async with AsyncExitStack() as stack:
+                if port := health_port or settings.worker.health_port:
+                    await stack.enter_async_context(serve_health(services, settings.api.host, port))
+                await serve_queue(services.runner, services.queue, settings.worker, size)
         return 0
 
     raise typer.Exit(_run(main()))
@@ -114,6 +122,7 @@ def migrate() -> None:
     from roadmap_agent.infra.database import migrate as run_migrations
 
     settings = _settings()
+    _run(_wait_for_database(settings))  # a migrate Job started with its database waits for it, then migrates
 
     async def main() -> int:
         async with Database.from_settings(settings.database_url(), settings.database) as database:
@@ -432,4 +441,10 @@ async def _result(services: Services, task_id: str, as_json: bool) -> int:
 
 
 def main() -> None:
+    if os.getpid() == 1:  # a container's first process: the kernel drops signals that have no handler
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)  # serve and worker install graceful ones later
     app()
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # the shell's convention for "ended by this signal"

@@ -243,6 +243,8 @@ class WorkerSettings(BaseSettings):
     # A task accepted but never queued (the API died between the two, or the queue insert failed) is queued
     # by a worker after this many seconds.
     orphan_after: float = Field(default=5.0, gt=0)
+    # Port of the worker's own /health/live, /health/ready and /metrics (bound on ROADMAP_AGENT_HOST); unset: none.
+    health_port: int | None = Field(default=None, ge=1, le=65535)
 
 
 class ApiSettings(BaseSettings):
