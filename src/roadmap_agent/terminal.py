@@ -97,18 +97,28 @@ def print_roadmap(console: Console, roadmap: Roadmap) -> None:
 # -- the review: what changed first -----------------------------------------------------------------------------
 
 
+SHOWN_PER_KIND = 6  # a diff line names this many concepts, then "and N more"
+
+
+def _names(items: list[str], lang: Language) -> str:
+    if len(items) <= SHOWN_PER_KIND:
+        return join(items, lang)
+    shown = text("list.sep", lang).join(items[:SHOWN_PER_KIND])
+    return text("diff.more", lang, items=shown, count=len(items) - SHOWN_PER_KIND)
+
+
 def _stage(order: int | None, lang: Language) -> str:
     return str(order) if order is not None else text("diff.optional", lang)
 
 
 def _moves(moves: list[ConceptMove], lang: Language) -> str:
-    return join((text("diff.moved.item", lang, name=m.name, before=_stage(m.stage_before, lang),
-                      after=_stage(m.stage_after, lang)) for m in moves), lang)
+    return _names([text("diff.moved.item", lang, name=m.name, before=_stage(m.stage_before, lang),
+                        after=_stage(m.stage_after, lang)) for m in moves], lang)
 
 
 def _retimed(moves: list[ConceptMove], lang: Language) -> str:
-    return join((text("diff.retimed.item", lang, name=m.name, before=f"{m.hours_before or 0:g}",
-                      after=f"{m.hours_after or 0:g}") for m in moves), lang)
+    return _names([text("diff.retimed.item", lang, name=m.name, before=f"{m.hours_before or 0:g}",
+                        after=f"{m.hours_after or 0:g}") for m in moves], lang)
 
 
 def diff_lines(report: EditReport, lang: Language) -> list[str]:
@@ -116,9 +126,9 @@ def diff_lines(report: EditReport, lang: Language) -> list[str]:
     diff = report.diff
     lines = []
     if diff.added:
-        lines.append(text("diff.added", lang, items=join((a.name for a in diff.added), lang)))
+        lines.append(text("diff.added", lang, items=_names([a.name for a in diff.added], lang)))
     if diff.removed:
-        lines.append(text("diff.removed", lang, items=join((r.name for r in diff.removed), lang)))
+        lines.append(text("diff.removed", lang, items=_names([r.name for r in diff.removed], lang)))
     if diff.moved:
         lines.append(text("diff.moved", lang, items=_moves(diff.moved, lang)))
     if diff.retimed:

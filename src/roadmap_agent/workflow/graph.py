@@ -158,7 +158,7 @@ class _Nodes:
         changes = report.sentences() or [text("step.edit.nothing", intent.language)]
         body = report.model_dump(mode="json")
         return ({"roadmap": edited.model_dump(), "changes": changes, "edit_report": body, "fix_rounds": 0},
-                "; ".join(changes), {"changes": changes, "report": body})
+                text("list.sentences", intent.language).join(changes), {"changes": changes, "report": body})
 
     async def human_review(self, state: RoadmapState) -> dict[str, Any]:
         review_round = state.get("review_round", 0) + 1
