@@ -30,7 +30,6 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import interrupt
 
 from roadmap_agent.domain.catalog import Catalog
-from roadmap_agent.domain.changes import Change, ConceptRef, EditReport, RoadmapDiff
 from roadmap_agent.domain.intent import detect_language
 from roadmap_agent.domain.messages import join, text
 from roadmap_agent.domain.models import Intent, Language, LearnerRequest, Roadmap
@@ -92,17 +91,6 @@ def language_of(state: RoadmapState) -> Language:
     return language if language in ("en", "zh") else request_language(state.get("request", {}))
 
 
-def _legacy_report(before: Roadmap, after: Roadmap, sentences: list[str]) -> EditReport:
-    """A planner that still answers (roadmap, sentences): the sentences as applied changes, a minimal diff."""
-    old, new = {c.id: c for c in before.concepts()}, {c.id: c for c in after.concepts()}
-    diff = RoadmapDiff(
-        added=[ConceptRef(concept_id=i, name=c.name, hours=c.hours) for i, c in new.items() if i not in old],
-        removed=[ConceptRef(concept_id=i, name=c.name, hours=c.hours) for i, c in old.items() if i not in new],
-        hours_before=before.total_hours, hours_after=after.total_hours, weeks_before=before.weeks,
-        weeks_after=after.weeks)
-    return EditReport(applied=[Change(kind="unchanged", message=s) for s in sentences], diff=diff)
-
-
 class _Nodes:
     def __init__(self, planner: Planner, catalog: Catalog, max_fix_rounds: int, max_review_rounds: int) -> None:
         self.planner = planner
@@ -152,9 +140,7 @@ class _Nodes:
             return ({"roadmap": fixed.model_dump(), "fix_rounds": rounds, "issues": []},
                     text("step.fix.done", intent.language, round=rounds), {"fix_round": rounds})
         feedback = str(state.get("decision", {}).get("feedback") or "")
-        edited, outcome = await self.planner.edit_roadmap(roadmap, intent, feedback)
-        # Until every planner answers with an EditReport (issue 13), accept the old list of sentences too.
-        report = outcome if isinstance(outcome, EditReport) else _legacy_report(roadmap, edited, list(outcome))
+        edited, report = await self.planner.edit_roadmap(roadmap, intent, feedback)
         changes = report.sentences() or [text("step.edit.nothing", intent.language)]
         body = report.model_dump(mode="json")
         return ({"roadmap": edited.model_dump(), "changes": changes, "edit_report": body, "fix_rounds": 0},
