@@ -1,6 +1,8 @@
 """The ``roadmap-agent`` command line: thin parsing -> Settings -> asyncio.run(...).
 
 stdout carries only results (``--json`` output, the roadmap); progress, prompts and logs go to stderr.
+Everything a task shows (progress, the review, prompts, errors) is in the task's language, from the message
+catalogue. The review shows what the last edit changed first; the whole roadmap on request (``f``, ``--full``).
 """
 
 from __future__ import annotations
@@ -12,13 +14,16 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from functools import cache
 from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from roadmap_agent.domain.messages import text
 from roadmap_agent.domain.models import MAX_GOAL_CHARS, Language, LearnerRequest, Level, ReviewDecision, Roadmap
 from roadmap_agent.domain.render import roadmap_to_markdown
 from roadmap_agent.errors import OutOfScope, RoadmapAgentError, Unauthorized
@@ -26,9 +31,11 @@ from roadmap_agent.events.stream import stream_events
 from roadmap_agent.logging import configure_logging
 from roadmap_agent.services import Services, open_services
 from roadmap_agent.settings import Settings
-from roadmap_agent.store.records import TaskStatus
+from roadmap_agent.store.records import EventType, TaskStatus
 from roadmap_agent.store.users import LOCAL_USER_ID, UserStore
-from roadmap_agent.terminal import print_roadmap, progress_line
+from roadmap_agent.terminal import LineReader, print_roadmap, progress_line, review_view
+from roadmap_agent.workflow.graph import request_language
+from roadmap_agent.workflow.runner import task_language
 
 EXIT_OUT_OF_SCOPE = 3  # the offline catalog does not cover the goal (README: exit codes)
 
@@ -43,6 +50,13 @@ err = Console(stderr=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print {task_id, status, intent, roadmap} as JSON on stdout.")]
 ApproveOption = Annotated[bool, typer.Option("--auto-approve", help="Approve the review without asking.")]
 LangOption = Annotated[Language | None, typer.Option("--lang", help="Answer language (en|zh); default: the goal's.")]
+FullOption = Annotated[bool, typer.Option("--full", help="Show the whole roadmap at each review, not only what "
+                                                         "changed and an overview.")]
+# Answers at the review prompt (compared lower-cased, without trailing punctuation).
+APPROVE = frozenset({"", "y", "yes", "ok", "okay", "approve", "lgtm",
+                     "好", "好的", "可以", "同意", "批准", "行", "没问题"})
+REJECT = frozenset({"n", "no", "nope", "不", "不要", "不行", "不好", "否", "不同意", "拒绝"})
+SHOW_FULL = frozenset({"f", "full", "完整", "全部"})
 
 
 def _settings(default_level: str = "WARNING") -> Settings:
@@ -56,8 +70,8 @@ def _settings(default_level: str = "WARNING") -> Settings:
     return settings
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/] {message}")
+def _fail(message: str, code: int = 1, language: Language = "en") -> typer.Exit:
+    err.print(f"[red]{text('cli.error', language)}[/] {escape(message)}")
     return typer.Exit(code)
 
 
@@ -161,67 +175,79 @@ def generate(
     hours_per_week: Annotated[int | None, typer.Option(min=1, max=80, help="Hours per week.")] = None,
     weeks: Annotated[int | None, typer.Option(min=1, max=156, help="Whole duration in weeks.")] = None,
     level: Annotated[Level | None, typer.Option(help="beginner | intermediate | advanced.")] = None,
+    full: FullOption = False,
 ) -> None:
     """Build a roadmap for GOAL, showing progress; asks you to approve it unless --auto-approve."""
     settings = _settings()
+    language = request_language({"goal": goal, "language": lang})
     if not goal.strip():
-        raise _fail("the goal is empty; describe what you want to learn, e.g. \"become a data analyst in 6 months\"", 2)
+        raise _fail(text("cli.goal_empty", language), 2, language)
     if len(goal.strip()) > MAX_GOAL_CHARS:
-        raise _fail(f"the goal is {len(goal.strip())} characters long; keep it under {MAX_GOAL_CHARS}", 2)
+        raise _fail(text("cli.goal_too_long", language, length=len(goal.strip()), limit=MAX_GOAL_CHARS), 2, language)
     request = LearnerRequest(goal=goal.strip(), language=lang, auto_approve=auto_approve,
                              hours_per_week=hours_per_week, weeks=weeks, level=level)
-    holder: dict[str, str] = {}
+    holder: dict[str, str] = {"language": language}
 
     async def main() -> int:
         async with open_services(settings, role="cli") as services:
             task = await services.runner.submit(await _owner(services), request)
             holder["task_id"] = task.task_id
-            err.print(f"[dim]task {task.task_id}[/]")
-            return await _drive(services, task.task_id, as_json=as_json, auto_approve=auto_approve)
+            err.print(f"[dim]{text('cli.task', language, task_id=task.task_id)}[/]")
+            return await _drive(services, task.task_id, as_json=as_json, auto_approve=auto_approve, full=full)
 
     raise typer.Exit(_run(main(), holder))
 
 
 @app.command()
-def resume(task_id: str, auto_approve: ApproveOption = False, as_json: JsonOption = False) -> None:
+def resume(task_id: str, auto_approve: ApproveOption = False, as_json: JsonOption = False,
+           full: FullOption = False) -> None:
     """Continue TASK_ID from its last checkpoint (after Ctrl-C or a crash), or answer its review."""
     settings = _settings()
+    holder = {"task_id": task_id}
 
     async def main() -> int:
         async with open_services(settings, role="cli") as services:
             task = await services.store.get_task(task_id, await _owner(services))
+            language = holder["language"] = task_language(task)
             if task.status.terminal:
-                hint = f" Continue it with: roadmap-agent retry {task_id}" if task.status == TaskStatus.FAILED else ""
-                err.print(f"Task {task_id} is already {task.status.value}.{hint}")
+                hint = text("cli.retry_hint", language, task_id=task_id) if task.status == TaskStatus.FAILED else ""
+                status = text(f"status.{task.status.value}", language)
+                err.print(text("cli.already", language, task_id=task_id, status=status) + hint)
                 return await _result(services, task_id, as_json)
             await services.runner.resume(task_id)
-            return await _drive(services, task_id, as_json=as_json, auto_approve=auto_approve)
+            return await _drive(services, task_id, as_json=as_json, auto_approve=auto_approve, full=full)
 
-    raise typer.Exit(_run(main(), {"task_id": task_id}))
+    raise typer.Exit(_run(main(), holder))
 
 
 @app.command()
-def retry(task_id: str, auto_approve: ApproveOption = False, as_json: JsonOption = False) -> None:
+def retry(task_id: str, auto_approve: ApproveOption = False, as_json: JsonOption = False,
+          full: FullOption = False) -> None:
     """Retry a failed TASK_ID from its last checkpoint (the steps that finished are not run again)."""
     settings = _settings()
+    holder = {"task_id": task_id}
 
     async def main() -> int:
         async with open_services(settings, role="cli") as services:
+            holder["language"] = task_language(await services.store.get_task(task_id, await _owner(services)))
             await services.runner.retry(task_id, await _owner(services))
-            return await _drive(services, task_id, as_json=as_json, auto_approve=auto_approve)
+            return await _drive(services, task_id, as_json=as_json, auto_approve=auto_approve, full=full)
 
-    raise typer.Exit(_run(main(), {"task_id": task_id}))
+    raise typer.Exit(_run(main(), holder))
 
 
 @app.command()
 def status(task_id: str) -> None:
-    """Show a task's state as JSON."""
+    """Show a task's state as JSON, with the history of its review decisions."""
     settings = _settings()
 
     async def main() -> int:
         async with open_services(settings) as services:
             task = await services.store.get_task(task_id, await _owner(services))
-            out.print_json(task.model_dump_json(exclude={"request"}))
+            decisions = (await services.store.decisions([task_id]))[task_id]
+            view = {**task.model_dump(mode="json", exclude={"request"}),
+                    "decisions": [d.model_dump(mode="json") for d in decisions]}
+            out.print_json(json.dumps(view, ensure_ascii=False))
             return 0
 
     raise typer.Exit(_run(main()))
@@ -236,10 +262,10 @@ def show(task_id: str,
 
     async def main() -> int:
         async with open_services(settings) as services:
-            await services.store.get_task(task_id, await _owner(services))
+            task = await services.store.get_task(task_id, await _owner(services))
             roadmap = await _roadmap_of(services, task_id)
             if roadmap is None:
-                raise _fail(f"task {task_id} has no roadmap yet")
+                raise _fail(text("cli.no_roadmap", task_language(task), task_id=task_id), 1, task_language(task))
             if as_json:
                 out.print_json(roadmap.model_dump_json())
             elif markdown:
@@ -327,15 +353,17 @@ async def _owner(services: Services) -> str:
 
 
 def _run(coro: Any, holder: dict[str, str] | None = None) -> int:
+    holder = holder or {}
+    language: Language = "zh" if holder.get("language") == "zh" else "en"
     try:
         return int(asyncio.run(coro))
     except KeyboardInterrupt:
-        task_id = (holder or {}).get("task_id")
-        hint = f" Resume with: roadmap-agent resume {task_id}" if task_id else ""
-        err.print(f"\n[yellow]Interrupted.[/] Progress up to the last finished step is saved.{hint}")
+        task_id = holder.get("task_id")
+        hint = text("cli.resume_hint", language, task_id=task_id) if task_id else ""
+        err.print(f"\n[yellow]{text('cli.interrupted', language)}[/]{hint}")
         return 130
     except RoadmapAgentError as exc:
-        raise _fail(exc.message) from None
+        raise _fail(exc.message, 1, language) from None
 
 
 async def _roadmap_of(services: Services, task_id: str) -> Roadmap | None:
@@ -345,7 +373,7 @@ async def _roadmap_of(services: Services, task_id: str) -> Roadmap | None:
     return Roadmap.model_validate(body) if body else None
 
 
-async def _drive(services: Services, task_id: str, *, as_json: bool, auto_approve: bool) -> int:
+async def _drive(services: Services, task_id: str, *, as_json: bool, auto_approve: bool, full: bool = False) -> int:
     """Follow the task to the end, printing progress; answer reviews from the terminal (or auto-approve).
 
     In-process the run is an asyncio task of this process; in server mode a worker runs it and this only
@@ -358,9 +386,9 @@ async def _drive(services: Services, task_id: str, *, as_json: bool, auto_approv
             task = await services.runner.wait(task_id)
             if task.status != TaskStatus.HUMAN_REVIEW_PENDING:
                 break
-            decision = await _ask_review(services, task_id, auto_approve)
+            decision = await _ask_review(services, task_id, auto_approve, full)
             if decision is None:
-                err.print(f"Review pending. Answer later with: roadmap-agent resume {task_id}")
+                err.print(text("cli.pending", task_language(task), task_id=task_id))
                 return 0
             await services.runner.review(task_id, decision)
     finally:
@@ -375,49 +403,85 @@ async def _drive(services: Services, task_id: str, *, as_json: bool, auto_approv
 
 async def _hint_if_no_worker(services: Services, task_id: str, after: float = 5.0) -> None:
     await asyncio.sleep(after)
-    if (await services.store.get_task(task_id)).status == TaskStatus.PENDING:
-        err.print("[yellow]Still queued:[/] no worker has taken this run yet. Is `roadmap-agent worker` running "
-                  "against the same database?")
+    task = await services.store.get_task(task_id)
+    if task.status == TaskStatus.PENDING:
+        err.print(f"[yellow]{escape(text('cli.still_queued', task_language(task)))}[/]")
 
 
 _printed: dict[str, int] = {}
 
 
 async def _print_progress(services: Services, task_id: str) -> None:
+    language = request_language((await services.store.get_task(task_id)).request)
     async for event in stream_events(task_id, _printed.get(task_id, 0), services.store, services.bus, 0.5):
-        _show_event(task_id, event)
+        _show_event(task_id, event, language)
 
 
 async def _drain_progress(services: Services, task_id: str) -> None:
+    language = task_language(await services.store.get_task(task_id))
     for event in await services.store.events_after(task_id, _printed.get(task_id, 0)):
-        _show_event(task_id, event)
+        _show_event(task_id, event, language)
 
 
-def _show_event(task_id: str, event: Any) -> None:
+def _show_event(task_id: str, event: Any, language: Language) -> None:
     if event.seq <= _printed.get(task_id, 0):
         return
     _printed[task_id] = event.seq
-    line = progress_line(event)
+    line = progress_line(event, language)
     if line:
         err.print(line)
 
 
-async def _ask_review(services: Services, task_id: str, auto_approve: bool) -> ReviewDecision | None:
+@cache
+def _stdin() -> LineReader:
+    """One reader for the process: it keeps what it read past the current line (piped answers)."""
+    return LineReader(sys.stdin.fileno())
+
+
+async def _read_answer() -> str | None:
+    """One line from the terminal, stripped; None at the end of input. Ctrl-C interrupts it at once."""
+    line = await _stdin().readline()
+    return None if line == "" else line.strip()
+
+
+def _normalised(answer: str) -> str:
+    return answer.lower().rstrip(".!。！~ ")
+
+
+async def _ask_review(services: Services, task_id: str, auto_approve: bool, full: bool) -> ReviewDecision | None:
+    """Show what changed (the whole roadmap with ``full`` or on request) and ask; None: no answer (EOF)."""
     if auto_approve:
         return ReviewDecision(approved=True)
     await _drain_progress(services, task_id)
     roadmap = await _roadmap_of(services, task_id)
+    requested = await services.store.last_event(task_id, EventType.HUMAN_REVIEW_REQUIRED)
+    review = requested.data if requested is not None else {}
+    language = roadmap.language if roadmap is not None else "en"
     if roadmap is not None:
-        print_roadmap(err, roadmap)
-    err.print("[bold]Approve this roadmap?[/] Press Enter (or type 'y') to approve, or type what to change "
-              "(e.g. 'skip Docker, make it 8 weeks' / '跳过 Docker'):")
-    line = await asyncio.to_thread(sys.stdin.readline)
-    if line == "":  # end of input: leave the review pending
-        return None
-    answer = line.strip()
-    if answer.lower() in ("", "y", "yes", "ok", "approve", "好", "同意", "可以"):
-        return ReviewDecision(approved=True)
-    return ReviewDecision(approved=False, feedback=answer)
+        err.print(review_view(roadmap, review, full=full))
+    while True:
+        if review.get("last_round"):
+            last = text("cli.prompt.last", language, round=review["review_round"], max=review.get("max_review_rounds"))
+            err.print(f"[yellow]{escape(last)}[/]")
+        err.print(f"[bold]{escape(text('cli.prompt', language))}[/]")
+        answer = await _read_answer()
+        if answer is None:
+            return None
+        if _normalised(answer) in APPROVE:
+            return ReviewDecision(approved=True)
+        if _normalised(answer) in SHOW_FULL and roadmap is not None:
+            print_roadmap(err, roadmap)
+            continue
+        if _normalised(answer) in REJECT:
+            err.print(f"[bold]{escape(text('cli.ask_changes', language))}[/]")
+            answer = await _read_answer()
+            if answer is None:
+                return None
+            if not answer:
+                continue
+        if review.get("last_round"):
+            continue  # a rejection would be refused: say so again and ask for approval
+        return ReviewDecision(approved=False, feedback=answer)
 
 
 async def _result(services: Services, task_id: str, as_json: bool) -> int:
@@ -435,7 +499,7 @@ async def _result(services: Services, task_id: str, as_json: bool) -> int:
     if task.status == TaskStatus.FAILED and task.error_code == OutOfScope.code:
         return EXIT_OUT_OF_SCOPE  # the progress line has shown the message
     if task.status == TaskStatus.FAILED:
-        err.print(f"[red]Task failed:[/] {task.error}")
+        err.print(f"[red]{escape(text('event.failed', task_language(task), reason=task.error or ''))}[/]")
         return 1
     return 0 if task.status == TaskStatus.COMPLETED else 1
 

@@ -193,6 +193,8 @@ class ResilienceSettings(BaseSettings):
     model_config = _config("ROADMAP_AGENT_")
 
     max_fix_rounds: int = Field(default=3, ge=0, le=10)
+    # Review rounds a task may take (each rejection starts one more); in the last one only approval is accepted.
+    max_review_rounds: int = Field(default=10, ge=1, le=100)
     step_timeout: float = Field(default=120.0, gt=0, description="Deadline for one workflow step.")
     # A database call inside a step is retried on transient unavailability: this many attempts, jittered
     # exponential backoff capped at step_db_max_backoff s. Past that the run is handed back to the queue

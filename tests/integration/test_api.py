@@ -185,3 +185,49 @@ def test_operators_can_tighten_text_and_page_limits(isolated_home: Path, monkeyp
         feedback = client.post(f"/api/v1/tasks/{task_id}/review", json={"approved": False, "feedback": "x" * 21})
         assert feedback.status_code == 400 and "feedback: at most 20" in feedback.json()["error"]["message"]
         assert client.get(f"/api/v1/tasks/{task_id}").json()["status"] == "human_review_pending"  # nothing decided
+
+
+def _round(client: TestClient, task_id: str, review_round: int) -> dict[str, Any]:
+    task = _wait_for(client, task_id, "human_review_pending")
+    while task["review_round"] != review_round:
+        task = _wait_for(client, task_id, "human_review_pending")
+    return task
+
+
+def test_the_draft_carries_the_last_edit_and_the_task_its_decisions(client: TestClient) -> None:
+    task_id = client.post("/api/v1/roadmaps", json={"goal": GOAL}).json()["task_id"]
+    _round(client, task_id, 1)
+    first = client.get(f"/api/v1/tasks/{task_id}/roadmap").json()
+    assert first["changes"] == [] and first["report"] is None  # no edit yet
+    feedback = "skip Docker, banana purple"
+    client.post(f"/api/v1/tasks/{task_id}/review", json={"approved": False, "feedback": feedback})
+    task = _round(client, task_id, 2)
+    assert [(d["round"], d["approved"], d["feedback"]) for d in task["decisions"]] == [(1, False, feedback)]
+    assert task["decisions"][0]["decided_at"]
+    draft = client.get(f"/api/v1/tasks/{task_id}/roadmap").json()
+    assert any("Docker" in c or "containers" in c for c in draft["changes"])
+    assert any("banana purple" in c for c in draft["changes"])  # said not understood, not dropped
+    removed = [r["concept_id"] for r in draft["report"]["diff"]["removed"]]
+    assert "devops.docker" in removed and draft["report"]["not_understood"][0]["text"]
+    client.post(f"/api/v1/tasks/{task_id}/review", json={"approved": True})
+    task = _wait_for(client, task_id, "completed")
+    assert [d["approved"] for d in task["decisions"]] == [False, True]
+    assert client.get("/api/v1/tasks").json()["items"][0]["decisions"] == task["decisions"]
+    final = client.get(f"/api/v1/tasks/{task_id}/roadmap").json()
+    assert final["changes"] == draft["changes"]  # the last edit, on the final roadmap too
+
+
+def test_the_last_review_round_refuses_a_rejection_with_a_409_that_says_why(
+        isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROADMAP_AGENT_MAX_REVIEW_ROUNDS", "1")
+    settings = Settings.load(env_file=None)
+    with TestClient(create_app(settings)) as client:
+        client.headers["Authorization"] = f"Bearer {local_key(settings)}"
+        task_id = client.post("/api/v1/roadmaps", json={"goal": GOAL}).json()["task_id"]
+        _round(client, task_id, 1)
+        refused = client.post(f"/api/v1/tasks/{task_id}/review", json={"approved": False, "feedback": "skip Git"})
+        assert refused.status_code == 409
+        assert "ROADMAP_AGENT_MAX_REVIEW_ROUNDS=1" in refused.json()["error"]["message"]
+        assert client.get(f"/api/v1/tasks/{task_id}").json()["decisions"] == []
+        assert client.post(f"/api/v1/tasks/{task_id}/review", json={"approved": True}).status_code == 202
+        _wait_for(client, task_id, "completed")

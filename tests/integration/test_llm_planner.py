@@ -223,7 +223,7 @@ async def test_review_feedback_is_read_by_the_model(configure: Configure, fake: 
         task_id = await _run(services, auto_approve=False)
         draft = Roadmap.model_validate(await services.store.draft_roadmap(task_id))
         first = draft.concepts()[0]
-        fake.add(answer({"skip": [first.name], "add": ["Kubernetes"], "weeks": 20}))
+        fake.add(answer({"known": [first.name], "add": ["Kubernetes"], "weeks": 20}))
         feedback = f"I already know {first.name}. Teach me k8s too, and give me 20 weeks."
         await services.runner.review(task_id, ReviewDecision(approved=False, feedback=feedback))
         await services.runner.wait(task_id)

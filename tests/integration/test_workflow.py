@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 
 from roadmap_agent.domain.catalog import load_catalog
+from roadmap_agent.domain.changes import EditReport
 from roadmap_agent.domain.models import LearnerRequest, ReviewDecision, Roadmap
 from roadmap_agent.domain.validation import validate_roadmap
 from roadmap_agent.errors import Conflict, DecisionAlreadyMade, NotAwaitingReview
-from roadmap_agent.services import Services
+from roadmap_agent.services import Services, open_services
+from roadmap_agent.settings import Settings
 from roadmap_agent.store.records import EventType, TaskStatus
 
 GOAL = "I want to become a backend developer in 3 months, I know some Python, 10 hours a week"
@@ -56,7 +58,8 @@ async def test_review_rejection_edits_and_approval_finalizes(services: Services)
     task = await services.store.get_task(task_id)
     assert task.status == TaskStatus.HUMAN_REVIEW_PENDING and task.review_round == 2
     edited = Roadmap.model_validate(await services.store.draft_roadmap(task_id))
-    assert "devops.docker" not in edited.concept_ids() and "devops.docker" in edited.assumed_known
+    assert "devops.docker" not in edited.concept_ids()
+    assert "devops.docker" in edited.skipped and "devops.docker" not in edited.assumed_known  # skipped, not known
     kubernetes = set(load_catalog().domains["kubernetes"].concept_ids)
     assert kubernetes & set(edited.concept_ids())
     # re-fitted to 8 weeks, or honest that the core needs longer (and by how much)
@@ -113,3 +116,37 @@ async def test_idempotency_key_returns_the_same_task(services: Services) -> None
     assert first.task_id == again.task_id
     tasks, total = await services.store.list_tasks("local", 10, 0)
     assert total == 1 and tasks[0].task_id == first.task_id
+
+
+async def test_the_edit_report_reaches_the_review_and_decisions_are_kept(services: Services) -> None:
+    task_id = await _submit(services)
+    await services.runner.review(task_id, ReviewDecision(approved=False, feedback="skip Docker, banana purple"))
+    await services.runner.wait(task_id)
+    review = await services.store.last_event(task_id, EventType.HUMAN_REVIEW_REQUIRED)
+    assert review is not None and review.data["review_round"] == 2 and review.data["max_review_rounds"] == 10
+    report = EditReport.model_validate(review.data["report"])
+    assert report.applied and report.not_understood and "banana purple" in report.not_understood[0].text
+    assert review.data["changes"] == report.sentences()
+    assert "devops.docker" in [r.concept_id for r in report.diff.removed]
+    await services.runner.review(task_id, ReviewDecision(approved=True))
+    await services.runner.wait(task_id)
+    history = (await services.store.decisions([task_id]))[task_id]
+    assert [(d.round, d.approved, d.feedback) for d in history] == [
+        (1, False, "skip Docker, banana purple"), (2, True, None)]
+
+
+async def test_review_rounds_are_bounded_with_a_message_that_says_what_to_do(
+        isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROADMAP_AGENT_MAX_REVIEW_ROUNDS", "2")
+    async with open_services(Settings.load(env_file=None)) as services:
+        task_id = await _submit(services, goal="我想学 SQL")
+        await services.runner.review(task_id, ReviewDecision(approved=False, feedback="跳过 SQL 多表连接"))
+        await services.runner.wait(task_id)
+        last = await services.store.last_event(task_id, EventType.HUMAN_REVIEW_REQUIRED)
+        assert last is not None and last.data["last_round"] is True and "最后一轮" in last.message
+        with pytest.raises(Conflict) as refused:
+            await services.runner.review(task_id, ReviewDecision(approved=False, feedback="再多一点练习"))
+        assert "ROADMAP_AGENT_MAX_REVIEW_ROUNDS=2" in refused.value.message and "批准" in refused.value.message
+        assert (await services.store.get_task(task_id)).status == TaskStatus.HUMAN_REVIEW_PENDING  # still open
+        await services.runner.review(task_id, ReviewDecision(approved=True))
+        assert (await services.runner.wait(task_id)).status == TaskStatus.COMPLETED

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import cast
 
 import pytest
@@ -108,11 +109,30 @@ def test_edits_apply_through_the_domain_and_report_what_matched_nothing() -> Non
                                      {"id": "backend.rest_api_design", "name": "REST"}), INTENT, NAMES, "rm-1")
     answer = EditAnswer(skip=["HTTP fundamentals"], add=["Kubernetes", "Underwater basket weaving"],
                         more_time=["backend.rest_api_design"], weeks=8)
-    edited, changes = apply_answer(answer, draft, INTENT, NAMES)
-    assert "backend.http_basics" not in edited.concept_ids() and "backend.http_basics" in edited.assumed_known
-    assert "devops.kubernetes" in edited.concept_ids() and edited.weeks == 8
-    assert any("Underwater basket weaving" in change for change in changes)
-    assert len(changes) >= 4
+    edited, report = apply_answer(answer, draft, INTENT, NAMES)
+    # skipped, not known (issue 13)
+    assert "backend.http_basics" not in edited.concept_ids() and "backend.http_basics" in edited.skipped
+    assert "backend.http_basics" not in edited.assumed_known
+    assert "devops.kubernetes" in edited.concept_ids()
+    assert edited.weeks == 8 or edited.requested_weeks == 8
+    assert [n.text for n in report.not_understood] == ["Underwater basket weaving"]
+    assert {c.kind for c in report.applied} >= {"skipped", "added", "retimed", "duration"}
+    assert report.diff.removed and report.diff.added
+
+
+def test_the_new_edit_kinds_from_a_model_answer() -> None:
+    draft = roadmap_from(_curriculum({"id": "backend.http_basics", "name": "HTTP"},
+                                     {"id": "backend.rest_api_design", "name": "REST"}), INTENT, NAMES, "rm-1")
+    answer = EditAnswer.model_validate({
+        "known": ["HTTP fundamentals"], "finish_by": "2026-03-01", "level": "harder", "resources": ["reading"],
+        "start_with": ["backend.rest_api_design"], "more_projects": True, "not_understood": ["banana purple"]})
+    edited, report = apply_answer(answer, draft, INTENT, NAMES, today=date(2026, 1, 1))
+    assert "backend.http_basics" in edited.assumed_known and edited.level == "intermediate"
+    assert edited.weeks == 9 or edited.requested_weeks == 9  # 59 days
+    assert edited.resource_preferences == ["reading"] and edited.ordering
+    kinds = [c.kind for c in report.applied]
+    assert {"known", "duration", "level", "resources", "order"} <= set(kinds)
+    assert "banana purple" in [n.text for n in report.not_understood]
 
 
 def _staged(*stages: dict[str, object]) -> CurriculumAnswer:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import openai
 import pytest
 
 from roadmap_agent.domain.catalog import load_catalog
+from roadmap_agent.domain.changes import EditReport
 from roadmap_agent.domain.models import Intent, LearnerRequest, Roadmap
 from roadmap_agent.errors import InvalidModelOutput, LLMUnavailable
 from roadmap_agent.infra.redis import CircuitBreaker
@@ -28,7 +30,7 @@ PROMPTS = Path(__file__).resolve().parents[2] / "src" / "roadmap_agent" / "llm" 
 STEPS = ("intent_analysis", "curriculum_design", "roadmap_edit", "repair")
 VALUES = {"goal": "G", "hints": "", "domains": "D", "schema": "{}", "catalog": "C", "level": "beginner",
           "hours_per_week": "10", "weeks": "13", "budget": "130", "known": "-", "roadmap": "R", "feedback": "F",
-          "problem": "P", "technologies": "T", "excluded": "X"}
+          "problem": "P", "technologies": "T", "excluded": "X", "today": "2026-01-01"}
 
 
 @pytest.mark.parametrize("step", STEPS)
@@ -124,7 +126,8 @@ class _Model:
     async def design_curriculum(self, intent: Intent, roadmap_id: str) -> Roadmap:
         raise NotImplementedError
 
-    async def edit_roadmap(self, roadmap: Roadmap, intent: Intent, feedback: str) -> tuple[Roadmap, list[str]]:
+    async def edit_roadmap(self, roadmap: Roadmap, intent: Intent, feedback: str,
+                           today: date | None = None) -> tuple[Roadmap, EditReport]:
         raise NotImplementedError
 
 

@@ -33,7 +33,7 @@ from roadmap_agent.errors import Forbidden, InvalidRequest, NotFound, RoadmapAge
 from roadmap_agent.events.stream import stream_events
 from roadmap_agent.services import Services
 from roadmap_agent.settings import ApiSettings
-from roadmap_agent.store.records import Event
+from roadmap_agent.store.records import Event, EventType, TaskRecord
 
 router = APIRouter(prefix="/api/v1")
 SSE_HEARTBEAT = ": keep-alive\n\n"
@@ -76,41 +76,52 @@ async def list_tasks(user: UserDep, services: ServicesDep, limit: Annotated[int,
     if all and not user.is_admin:
         raise Forbidden("Only admin keys can list every user's tasks (?all=true); leave it out to list yours.")
     tasks, total = await services.store.list_tasks(None if all else user.id, limit, offset)
-    return TaskPage(items=[TaskView.of(t) for t in tasks], total=total, limit=limit, offset=offset)
+    history = await services.store.decisions([t.task_id for t in tasks])
+    return TaskPage(items=[TaskView.of(t, history.get(t.task_id)) for t in tasks], total=total, limit=limit,
+                    offset=offset)
+
+
+async def _view(services: Services, task: TaskRecord) -> TaskView:
+    """A task with the history of its review decisions."""
+    return TaskView.of(task, (await services.store.decisions([task.task_id])).get(task.task_id))
 
 
 @router.get("/tasks/{task_id}", response_model=TaskView)
 async def get_task(user: UserDep, task_id: TaskId, services: ServicesDep) -> TaskView:
-    return TaskView.of(await services.store.get_task(task_id, user.id))
+    return await _view(services, await services.store.get_task(task_id, user.id))
 
 
-@router.get("/tasks/{task_id}/roadmap", summary="The draft under review, or the final roadmap")
+@router.get("/tasks/{task_id}/roadmap", summary="The draft under review, or the final roadmap",
+            description="The roadmap, plus the last review edit: `changes` (its sentences) and `report` "
+                        "(`applied`, `not_understood`, `diff` against the draft before), or [] and null "
+                        "before any edit.")
 async def task_roadmap(user: UserDep, task_id: TaskId, services: ServicesDep) -> JSONResponse:
     task = await services.store.get_task(task_id, user.id)
-    if task.roadmap_id:
-        return JSONResponse(await services.store.get_roadmap(task.roadmap_id))
-    draft = await services.store.draft_roadmap(task_id)
-    if draft is None:
+    body = (await services.store.get_roadmap(task.roadmap_id) if task.roadmap_id
+            else await services.store.draft_roadmap(task_id))
+    if body is None:
         raise NotFound(f"Task {task_id} has no roadmap yet (it is {task.status.value}); follow "
                        f"{links_for(task_id).events} to know when one is ready.")
-    return JSONResponse(draft)
+    review = await services.store.last_event(task_id, EventType.HUMAN_REVIEW_REQUIRED)
+    edit = review.data if review is not None else {}
+    return JSONResponse({**body, "changes": edit.get("changes", []), "report": edit.get("report")})
 
 
 @router.post("/tasks/{task_id}/review", status_code=202, response_model=TaskView)
 async def review(user: UserDep, task_id: TaskId, body: ReviewBody, services: ServicesDep) -> TaskView:
     _within(len(body.feedback or ""), services.settings.api.max_feedback_chars, "feedback")
     decision = ReviewDecision(approved=body.approved, feedback=body.feedback)
-    return TaskView.of(await services.runner.review(task_id, decision, user.id))
+    return await _view(services, await services.runner.review(task_id, decision, user.id))
 
 
 @router.post("/tasks/{task_id}/cancel", status_code=202, response_model=TaskView)
 async def cancel(user: UserDep, task_id: TaskId, services: ServicesDep) -> TaskView:
-    return TaskView.of(await services.runner.cancel(task_id, user.id))
+    return await _view(services, await services.runner.cancel(task_id, user.id))
 
 
 @router.post("/tasks/{task_id}/retry", status_code=202, response_model=TaskView)
 async def retry(user: UserDep, task_id: TaskId, services: ServicesDep) -> TaskView:
-    return TaskView.of(await services.runner.retry(task_id, user.id))
+    return await _view(services, await services.runner.retry(task_id, user.id))
 
 
 @router.get("/roadmaps/{roadmap_id}", summary="A final roadmap as JSON or Markdown")

@@ -15,7 +15,7 @@ from roadmap_agent.domain.models import (
     LearnerRequest,
     Level,
 )
-from roadmap_agent.store.records import TaskRecord, TaskStatus
+from roadmap_agent.store.records import Decision, TaskRecord, TaskStatus
 
 
 def storable_text(value: str) -> str:
@@ -100,15 +100,17 @@ class TaskView(BaseModel):
     error: str | None
     error_code: str | None = None  # e.g. out_of_scope: the offline catalog does not cover the goal
     review_round: int
+    # The history of the review: each round's decision and its feedback, oldest first.
+    decisions: list[Decision] = Field(default_factory=list)
     created_at: datetime
     updated_at: datetime
     links: TaskLinks
 
     @classmethod
-    def of(cls, task: TaskRecord) -> TaskView:
+    def of(cls, task: TaskRecord, decisions: list[Decision] | None = None) -> TaskView:
         return cls(task_id=task.task_id, owner=task.owner, status=task.status, current_step=task.current_step,
                    intent=task.intent, roadmap_id=task.roadmap_id, error=task.error, error_code=task.error_code,
-                   review_round=task.review_round,
+                   review_round=task.review_round, decisions=decisions or [],
                    created_at=task.created_at, updated_at=task.updated_at, links=links_for(task.task_id))
 
 

@@ -39,6 +39,8 @@ class ConceptMove(BaseModel):
     stage_after: int | None = None
     hours_before: float | None = None
     hours_after: float | None = None
+    optional_before: bool = False  # outside the schedule before the edit
+    optional_after: bool = False
 
 
 class RoadmapDiff(BaseModel):
@@ -51,6 +53,8 @@ class RoadmapDiff(BaseModel):
     weeks_before: int = 0
     weeks_after: int = 0
     resources_filtered: int = 0  # resources removed by a preference (e.g. "prefer reading": no videos)
+    projects_before: int = 0
+    projects_after: int = 0
 
 
 class EditReport(BaseModel):

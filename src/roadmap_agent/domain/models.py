@@ -14,6 +14,8 @@ Level = Literal["beginner", "intermediate", "advanced"]
 Difficulty = Literal["beginner", "intermediate", "advanced"]
 Language = Literal["en", "zh"]
 ResourceKind = Literal["docs", "course", "book", "video", "tutorial", "article", "practice"]
+# What a learner asked of the resources in review: "prefer reading", "no videos", "free resources only".
+ResourcePreference = Literal["reading", "video", "interactive", "no_video", "free"]
 
 LEVELS: tuple[Level, ...] = ("beginner", "intermediate", "advanced")
 DIFFICULTY_RANK: dict[str, int] = {"beginner": 0, "intermediate": 1, "advanced": 2}
@@ -116,6 +118,14 @@ class ScheduleWeek(_Model):
     project_ids: list[str] = Field(default_factory=list)
 
 
+class OrderRule(_Model):
+    """A learner's ordering wish from review: ``first`` as early as its prerequisites allow (``then`` None), or
+    ``first`` before ``then``."""
+
+    first: str
+    then: str | None = None
+
+
 class Roadmap(_Model):
     id: str
     title: str
@@ -128,6 +138,12 @@ class Roadmap(_Model):
     notes: list[str] = Field(default_factory=list)  # choices made for the learner (a default stack, a duration)
     assumed_known: list[str] = Field(default_factory=list)
     requested_weeks: int | None = None  # what the learner asked for, when the core needs longer (or None)
+    # What review edits asked for, kept so the next edit (and its re-fit) keeps it:
+    skipped: list[str] = Field(default_factory=list)  # left out on request; not known (unlike assumed_known)
+    level: Level | None = None  # set when review changed the level ("make it easier"); None: the intent's
+    ordering: list[OrderRule] = Field(default_factory=list)  # "start with X", "X before Y"
+    resource_preferences: list[ResourcePreference] = Field(default_factory=list)
+    projects_per_stage: int = Field(default=1, ge=1, le=3)  # "more projects": stages split, one project each
     stages: list[Stage] = Field(default_factory=list)
     schedule: list[ScheduleWeek] = Field(default_factory=list)
 

@@ -1,55 +1,57 @@
-"""A roadmap as Markdown, in its own language (the export next to the JSON, and `?format=markdown`)."""
+"""A roadmap as Markdown, in its own language (the export next to the JSON, and `?format=markdown`).
+
+Every label comes from the message catalogue (``render.*``, ``level.*``, ``resource.*``), so a Chinese
+roadmap exports with Chinese headings, difficulty and resource kinds.
+"""
 
 from __future__ import annotations
 
+from roadmap_agent.domain.messages import text
 from roadmap_agent.domain.models import Roadmap
 
-_LABELS = {
-    "en": {"summary": "Summary", "warnings": "Warnings", "schedule": "Weekly schedule", "week": "Week",
-           "hours": "h", "prereq": "needs", "resources": "Resources", "known": "Assumed known",
-           "notes": "Notes", "project": "Project", "optional": "optional: outside the schedule",
-           "difficulty": {"beginner": "beginner", "intermediate": "intermediate", "advanced": "advanced"}},
-    "zh": {"summary": "概要", "warnings": "提醒", "schedule": "每周安排", "week": "第", "hours": "小时",
-           "prereq": "前置", "resources": "资源", "known": "视为已掌握",
-           "notes": "说明", "project": "项目", "optional": "选学：不在日程内",
-           "difficulty": {"beginner": "入门", "intermediate": "中级", "advanced": "高级"}},
-}
+
+def _hours(value: float) -> str:
+    return f"{value:g}"
 
 
 def roadmap_to_markdown(roadmap: Roadmap) -> str:
-    labels = _LABELS[roadmap.language]
+    lang = roadmap.language
+    sep = text("list.sep", lang)
     names = {c.id: c.name for c in roadmap.concepts()}
-    lines = [f"# {roadmap.title}", "", f"**{labels['summary']}:** {roadmap.summary}", ""]
+    colon = text("punct.colon", lang)
+    lines = [f"# {roadmap.title}", "", text("render.summary_line", lang, summary=roadmap.summary), ""]
     if roadmap.warnings:
-        lines += [f"## {labels['warnings']}", "", *[f"- {w}" for w in roadmap.warnings], ""]
+        lines += [f"## {text('render.warnings', lang)}", "", *[f"- {w}" for w in roadmap.warnings], ""]
     if roadmap.notes:
-        lines += [f"## {labels['notes']}", "", *[f"- {n}" for n in roadmap.notes], ""]
+        lines += [f"## {text('render.notes', lang)}", "", *[f"- {n}" for n in roadmap.notes], ""]
     if roadmap.assumed_known:
-        lines += [f"_{labels['known']}: {', '.join(roadmap.assumed_known)}_", ""]
+        known = sep.join(names.get(k, k) for k in roadmap.assumed_known)
+        lines += [f"_{text('render.known', lang)}{colon}{known}_", ""]
     for stage in roadmap.stages:
         lines += [f"## {stage.order}. {stage.name}", ""]
         if stage.optional:
-            lines += [f"_{labels['optional']}_", ""]
+            lines += [f"_{text('render.optional', lang)}_", ""]
         for module in stage.modules:
             lines += [f"### {module.name}", ""]
             for concept in module.concepts:
-                difficulty = labels["difficulty"][concept.difficulty]  # type: ignore[index]
-                lines.append(f"- **{concept.name}** ({concept.hours:g} {labels['hours']}, {difficulty}): "
-                             f"{concept.description}")
+                lines.append("- " + text("render.concept", lang, name=concept.name, hours=_hours(concept.hours),
+                                         difficulty=text(f"level.{concept.difficulty}", lang),
+                                         description=concept.description))
                 needs = [names.get(p, p) for p in concept.prerequisites]
                 if needs:
-                    lines.append(f"  - {labels['prereq']}: {', '.join(needs)}")
+                    lines.append(f"  - {text('render.needs', lang)}{colon}{sep.join(needs)}")
                 for resource in concept.resources:
-                    lines.append(f"  - [{resource.title}]({resource.url}) ({resource.kind})")
+                    lines.append("  - " + text("render.resource", lang, title=resource.title, url=resource.url,
+                                               kind=text(f"resource.{resource.kind}", lang)))
             lines.append("")
         if stage.project is not None:
-            project = stage.project
-            lines += [f"### {labels['project']}: {project.title} ({project.hours:g} {labels['hours']})", "",
-                      project.description, "", *[f"- [ ] {c}" for c in project.acceptance_criteria], ""]
-    lines += [f"## {labels['schedule']}", ""]
+            lines += ["**" + text("render.project", lang, title=stage.project.title,
+                                  hours=_hours(stage.project.hours)) + "**", "", stage.project.description, "",
+                      *[f"- [ ] {c}" for c in stage.project.acceptance_criteria], ""]
+    lines += [f"## {text('render.schedule', lang)}", ""]
     for week in roadmap.schedule:
-        label = f"Week {week.week}" if roadmap.language == "en" else f"第 {week.week} 周"
-        projects = {p.id: f"{labels['project']}: {p.title}" for p in roadmap.projects()}
-        topics = ", ".join([names.get(c, c) for c in week.concept_ids] + [projects.get(p, p) for p in week.project_ids])
-        lines.append(f"- **{label}** ({week.hours:g} {labels['hours']}): {topics}")
+        projects = {p.id: text("view.project_short", lang, title=p.title) for p in roadmap.projects()}
+        topics = sep.join([names.get(c, c) for c in week.concept_ids] + [projects.get(p, p) for p in week.project_ids])
+        lines.append("- " + text("render.week_line", lang, label=text("render.week", lang, week=week.week),
+                                 hours=_hours(week.hours), topics=topics))
     return "\n".join(lines) + "\n"

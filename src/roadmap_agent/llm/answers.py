@@ -9,11 +9,11 @@ model gets back in a repair round.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from roadmap_agent.domain.models import Difficulty, Level
+from roadmap_agent.domain.models import Difficulty, Level, ResourcePreference
 
 
 class _Answer(BaseModel):
@@ -70,15 +70,30 @@ class CurriculumAnswer(_Answer):
     stages: list[StageAnswer] = Field(min_length=1, max_length=8)
 
 
-class EditAnswer(_Answer):
-    """Review feedback as changes: concepts to skip, add, give more or less time; a new duration or pace."""
+class OrderAnswer(_Answer):
+    first: str = Field(min_length=1, description="The concept to learn first (id or name).")
+    then: str = Field(min_length=1, description="The concept to learn after it (id or name).")
 
-    skip: list[str] = Field(default_factory=list, description="Concepts to leave out (ids or names).")
+
+class EditAnswer(_Answer):
+    """Review feedback as changes: concepts to skip, know, add, give more or less time; a new duration, pace or
+    date to finish by; the level; an order; resource preferences; more projects; and what was not understood."""
+
+    skip: list[str] = Field(default_factory=list, description="Concepts the learner does not want (ids or names).")
+    known: list[str] = Field(default_factory=list, description="Concepts the learner already knows.")
     add: list[str] = Field(default_factory=list, description="Concepts to add (catalog ids or names).")
     more_time: list[str] = Field(default_factory=list)
     less_time: list[str] = Field(default_factory=list)
     weeks: int | None = None
     hours_per_week: int | None = None
+    finish_by: str | None = Field(default=None, description="Date to finish by, YYYY-MM-DD.")
+    level: Literal["easier", "harder"] | None = None
+    start_with: list[str] = Field(default_factory=list, description="Concepts to move as early as possible.")
+    before: list[OrderAnswer] = Field(default_factory=list, max_length=10)
+    resources: list[ResourcePreference] = Field(default_factory=list, max_length=5)
+    more_projects: bool = False
+    not_understood: list[str] = Field(default_factory=list, max_length=10,
+                                      description="Parts of the feedback that match none of the fields.")
 
 
 def schema_of(answer: type[BaseModel]) -> dict[str, Any]:

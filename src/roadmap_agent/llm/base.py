@@ -13,8 +13,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Literal, Protocol
 
+from roadmap_agent.domain.changes import EditReport
 from roadmap_agent.domain.models import Intent, LearnerRequest, Roadmap
 
 PlannerKind = Literal["llm", "offline"]
@@ -27,8 +29,10 @@ class Planner(Protocol):
 
     async def design_curriculum(self, intent: Intent, roadmap_id: str) -> Roadmap: ...
 
-    async def edit_roadmap(self, roadmap: Roadmap, intent: Intent, feedback: str) -> tuple[Roadmap, list[str]]:
-        """The edited roadmap and one sentence per change (empty when nothing in the feedback was understood)."""
+    async def edit_roadmap(self, roadmap: Roadmap, intent: Intent, feedback: str,
+                           today: date | None = None) -> tuple[Roadmap, EditReport]:
+        """The edited roadmap and the report: what was applied, what was not understood (with a hint), the diff.
+        ``today`` (default: the current date) turns "finish by June 30" into weeks."""
         ...
 
 

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import date
 from typing import TypeVar
 
 from roadmap_agent.deadline import Deadline, DeadlineExceeded
 from roadmap_agent.domain.catalog import Catalog
+from roadmap_agent.domain.changes import EditReport
 from roadmap_agent.domain.intent import detect_language
 from roadmap_agent.domain.models import Intent, Language, LearnerRequest, Roadmap
 from roadmap_agent.errors import InvalidModelOutput, LLMUnavailable
@@ -69,10 +71,11 @@ class FallbackPlanner:
                                lambda: self.primary.design_curriculum(intent, roadmap_id),
                                lambda: self.offline.design_curriculum(intent, roadmap_id))
 
-    async def edit_roadmap(self, roadmap: Roadmap, intent: Intent, feedback: str) -> tuple[Roadmap, list[str]]:
+    async def edit_roadmap(self, roadmap: Roadmap, intent: Intent, feedback: str,
+                           today: date | None = None) -> tuple[Roadmap, EditReport]:
         return await self._run(ROADMAP_EDIT, roadmap.language,
-                               lambda: self.primary.edit_roadmap(roadmap, intent, feedback),
-                               lambda: self.offline.edit_roadmap(roadmap, intent, feedback))
+                               lambda: self.primary.edit_roadmap(roadmap, intent, feedback, today),
+                               lambda: self.offline.edit_roadmap(roadmap, intent, feedback, today))
 
     async def _run(self, step: str, language: Language, primary: Callable[[], Awaitable[T]],
                    offline: Callable[[], Awaitable[T]]) -> T:

@@ -14,18 +14,28 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 
 from roadmap_agent.domain.catalog import Catalog
+from roadmap_agent.domain.changes import EditReport
 from roadmap_agent.domain.editing import apply_edits
 from roadmap_agent.domain.feedback import (
     LESS,
     MORE,
     AddConcepts,
+    ChangeLevel,
     EditOp,
+    FinishBy,
+    KnowConcepts,
+    MoreProjects,
+    OrderBefore,
+    OrderFirst,
+    PreferResources,
     ScaleHours,
     SetHoursPerWeek,
     SetWeeks,
     SkipConcepts,
+    Unclear,
 )
 from roadmap_agent.domain.intent import DEFAULT_HOURS_PER_WEEK, DEFAULT_WEEKS, clamp, skill_ids
 from roadmap_agent.domain.models import (
@@ -247,9 +257,10 @@ def _in_roadmap(text: str, roadmap: Roadmap, names: Names) -> str | None:
     return text if text in roadmap.concept_ids() else by_name.get(_key(text)) or names.concept(text)
 
 
-def edits_from(answer: EditAnswer, roadmap: Roadmap, names: Names) -> tuple[list[EditOp], list[str]]:
-    """Edit operations for ``apply_edits``, and the names that matched nothing (to tell the learner)."""
-    unmatched: list[str] = []
+def edits_from(answer: EditAnswer, roadmap: Roadmap, names: Names) -> tuple[list[EditOp], list[Unclear]]:
+    """Edit operations for ``apply_edits``, and what could not be used (names that matched nothing, parts the
+    model did not understand), to tell the learner."""
+    unclear: list[Unclear] = [Unclear(_clip(t, 120)) for t in answer.not_understood if t.strip()]
 
     def ids(texts: list[str], catalog_only: bool = False) -> tuple[str, ...]:
         found: list[str] = []
@@ -260,12 +271,14 @@ def edits_from(answer: EditAnswer, roadmap: Roadmap, names: Names) -> tuple[list
             elif domain := names.domain(text):  # "Kubernetes", "Docker": the domain's core, as offline
                 found += names.catalog.domains[domain].goal_concepts
             else:
-                unmatched.append(_clip(text, 60))
+                unclear.append(Unclear(_clip(text, 60), "not_found"))
         return tuple(dict.fromkeys(found))
 
     ops: list[EditOp] = []
     if skip := ids(answer.skip):
         ops.append(SkipConcepts(skip))
+    if known := ids(answer.known):
+        ops.append(KnowConcepts(known))
     if add := ids(answer.add, catalog_only=True):
         ops.append(AddConcepts(add))
     if more := ids(answer.more_time):
@@ -276,14 +289,29 @@ def edits_from(answer: EditAnswer, roadmap: Roadmap, names: Names) -> tuple[list
         ops.append(SetWeeks(answer.weeks))
     if answer.hours_per_week:
         ops.append(SetHoursPerWeek(answer.hours_per_week))
-    return ops, unmatched
+    if answer.finish_by:
+        try:
+            day = date.fromisoformat(answer.finish_by.strip()[:10])
+        except ValueError:
+            unclear.append(Unclear(_clip(answer.finish_by, 60)))
+        else:
+            ops.append(FinishBy(day.month, day.day, day.year))
+    if answer.level:
+        ops.append(ChangeLevel(-1 if answer.level == "easier" else 1))
+    if first := ids(answer.start_with):
+        ops.append(OrderFirst(first))
+    for pair in answer.before:
+        before, after = ids([pair.first]), ids([pair.then])
+        if before and after:
+            ops.append(OrderBefore(before, after))
+    ops += [PreferResources(p) for p in dict.fromkeys(answer.resources)]
+    if answer.more_projects:
+        ops.append(MoreProjects())
+    return ops, unclear
 
 
-def apply_answer(answer: EditAnswer, roadmap: Roadmap, intent: Intent, names: Names) -> tuple[Roadmap, list[str]]:
-    """The edited roadmap and what changed, in the roadmap's language (the domain applies the operations)."""
-    ops, unmatched = edits_from(answer, roadmap, names)
-    edited, changes = apply_edits(roadmap, ops, names.catalog, intent.domains, intent.level)
-    for text in unmatched:
-        changes.append(f"目录中找不到“{text}”，未做修改。" if roadmap.language == "zh"
-                       else f"Could not find “{text}” in the catalog; nothing changed for it.")
-    return edited, changes
+def apply_answer(answer: EditAnswer, roadmap: Roadmap, intent: Intent, names: Names,
+                 today: date | None = None) -> tuple[Roadmap, EditReport]:
+    """The edited roadmap and its report, in the roadmap's language (the domain applies the operations)."""
+    ops, unclear = edits_from(answer, roadmap, names)
+    return apply_edits(roadmap, ops, names.catalog, intent.domains, intent.level, unclear=unclear, today=today)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from roadmap_agent.domain.catalog import Catalog, load_catalog
+from roadmap_agent.domain.changes import EditReport
 from roadmap_agent.domain.editing import edit_roadmap
 from roadmap_agent.domain.intent import analyze_intent
 from roadmap_agent.domain.models import Intent, LearnerRequest, Roadmap
@@ -26,6 +29,7 @@ class OfflinePlanner:
         record(_NOTE)
         return design_curriculum(intent, self.catalog, roadmap_id)
 
-    async def edit_roadmap(self, roadmap: Roadmap, intent: Intent, feedback: str) -> tuple[Roadmap, list[str]]:
+    async def edit_roadmap(self, roadmap: Roadmap, intent: Intent, feedback: str,
+                           today: date | None = None) -> tuple[Roadmap, EditReport]:
         record(_NOTE)
-        return edit_roadmap(roadmap, feedback, self.catalog, intent.domains, intent.level)
+        return edit_roadmap(roadmap, feedback, self.catalog, intent.domains, intent.level, today=today)

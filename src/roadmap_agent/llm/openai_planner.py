@@ -14,11 +14,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from datetime import date
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from roadmap_agent.domain.catalog import Catalog
+from roadmap_agent.domain.changes import EditReport
 from roadmap_agent.domain.intent import detect_language
 from roadmap_agent.domain.models import Intent, Language, LearnerRequest, Roadmap
 from roadmap_agent.domain.selection import chosen_options, select
@@ -84,17 +86,19 @@ class LLMPlanner:
         return await self._ask(CURRICULUM_DESIGN, language, messages, CurriculumAnswer,
                                lambda answer: roadmap_from(answer, intent, self.names, roadmap_id))
 
-    async def edit_roadmap(self, roadmap: Roadmap, intent: Intent, feedback: str) -> tuple[Roadmap, list[str]]:
+    async def edit_roadmap(self, roadmap: Roadmap, intent: Intent, feedback: str,
+                           today: date | None = None) -> tuple[Roadmap, EditReport]:
         language = roadmap.language
+        today = today or date.today()
         present = set(roadmap.concept_ids())
         addable = [c for d in intent.domains for c in self.catalog.domains[d].concept_ids if c not in present]
         messages = render(ROADMAP_EDIT, language, feedback=feedback, weeks=str(roadmap.weeks),
-                          hours_per_week=str(roadmap.hours_per_week),
+                          hours_per_week=str(roadmap.hours_per_week), today=today.isoformat(),
                           roadmap="\n".join(f"{c.id} | {c.name} | {c.hours:g}" for c in roadmap.concepts()),
                           catalog="\n".join(f"{c} | {self._name(c, language)}" for c in addable[:MAX_LISTED]),
                           schema=schema_text(EditAnswer))
         return await self._ask(ROADMAP_EDIT, language, messages, EditAnswer,
-                               lambda answer: apply_answer(answer, roadmap, intent, self.names))
+                               lambda answer: apply_answer(answer, roadmap, intent, self.names, today=today))
 
     def _name(self, concept_id: str, language: Language) -> str:
         concept = self.catalog.concepts.get(concept_id)

@@ -14,7 +14,7 @@ from string import Template
 
 from roadmap_agent.domain.models import Language
 
-PROMPT_VERSION = "v2"  # v2: named technologies, optional concepts and stage projects
+PROMPT_VERSION = "v3"  # v3: review edits of every kind (known, order, level, resources, projects, a date)
 SECTION = re.compile(r"^\[(system|user)\]\s*$", re.MULTILINE)
 
 Message = dict[str, str]

@@ -77,3 +77,12 @@ class Event(BaseModel):
     @property
     def terminal(self) -> bool:
         return self.type in TERMINAL_EVENTS
+
+
+class Decision(BaseModel):
+    """One review round's decision, as the task view shows it (``decisions`` on GET /api/v1/tasks/{id})."""
+
+    round: int
+    approved: bool
+    feedback: str | None = None
+    decided_at: datetime

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from roadmap_agent.errors import DecisionAlreadyMade, NotAwaitingReview, RoadmapNotFound, RunSuperseded, TaskNotFound
 from roadmap_agent.infra.database import Database
-from roadmap_agent.store.records import Event, EventType, TaskRecord, TaskStatus, as_utc, utcnow
+from roadmap_agent.store.records import Decision, Event, EventType, TaskRecord, TaskStatus, as_utc, utcnow
 from roadmap_agent.store.tables import review_decisions, roadmaps, task_events, tasks
 
 _TASK_COLUMNS = [c for c in tasks.c if c.name not in ("draft_roadmap", "last_seq", "idempotency_key")]
@@ -202,6 +202,18 @@ class TaskStore:
         row = (await self._db.run(lambda conn: conn.execute(query))).one_or_none()
         return {"approved": bool(row.approved), "feedback": row.feedback} if row is not None else None
 
+    async def decisions(self, task_ids: list[str]) -> dict[str, list[Decision]]:
+        """Every recorded decision of these tasks, by task, in round order (the history of a review)."""
+        if not task_ids:
+            return {}
+        query = (sa.select(review_decisions).where(review_decisions.c.task_id.in_(task_ids))
+                 .order_by(review_decisions.c.task_id, review_decisions.c.review_round))
+        history: dict[str, list[Decision]] = {task_id: [] for task_id in task_ids}
+        for row in (await self._db.run(lambda conn: conn.execute(query))).all():
+            history[row.task_id].append(Decision(round=row.review_round, approved=bool(row.approved),
+                                                 feedback=row.feedback, decided_at=as_utc(row.created_at)))
+        return history
+
     # -- roadmaps ----------------------------------------------------------------------------------
 
     async def save_roadmap(self, task_id: str, roadmap: dict[str, Any], *, epoch: int | None = None) -> None:
@@ -268,6 +280,13 @@ class TaskStore:
         if seq is None:
             raise _lost(task_id, epoch)
         return int(seq)
+
+    async def last_event(self, task_id: str, type_: EventType) -> Event | None:
+        """The latest event of one type, e.g. the last ``human_review_required`` (it carries the last edit)."""
+        query = (sa.select(task_events).where(task_events.c.task_id == task_id, task_events.c.type == type_.value)
+                 .order_by(task_events.c.seq.desc()).limit(1))
+        row = (await self._db.run(lambda conn: conn.execute(query))).one_or_none()
+        return _event(row) if row is not None else None
 
     async def events_after(self, task_id: str, after: int, limit: int = 1000) -> list[Event]:
         query = (sa.select(task_events).where(task_events.c.task_id == task_id, task_events.c.seq > after)

@@ -10,7 +10,12 @@
 
 Nodes are pure functions of the state plus the ``Planner`` and ``StepHooks`` they are built with; the
 hooks (implemented by the runner) report progress, honour cancellation and persist the final roadmap.
-State holds plain JSON (model dumps) so any checkpointer can store it.
+State holds plain JSON (model dumps) so any checkpointer can store it. Every message a node writes comes from
+the message catalogue in the task's language (``language_of``).
+
+An edit stores its ``EditReport`` (what it applied, what it did not understand, the diff) as ``edit_report``
+next to ``changes`` (its sentences); the review ``interrupt()`` carries both, with the round and the most
+rounds allowed, so the ``human_review_required`` event tells clients what changed.
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import interrupt
 
 from roadmap_agent.domain.catalog import Catalog
-from roadmap_agent.domain.models import Intent, LearnerRequest, Roadmap
+from roadmap_agent.domain.intent import detect_language
+from roadmap_agent.domain.messages import join, text
+from roadmap_agent.domain.models import Intent, Language, LearnerRequest, Roadmap
 from roadmap_agent.domain.validation import auto_fix, validate_roadmap
 from roadmap_agent.llm.base import Planner, PlannerNote, collect_notes
 
@@ -47,13 +54,15 @@ class RoadmapState(TypedDict, total=False):
     fix_rounds: int
     review_round: int
     decision: dict[str, Any]
-    changes: list[str]
+    changes: list[str]  # the last edit's sentences (EditReport.sentences()), kept for older clients
+    edit_report: dict[str, Any] | None  # the last edit's EditReport
     artifacts: dict[str, str]
     planner_warnings: list[str]  # e.g. "the model failed; the offline planner did this step": shown on roadmaps
 
 
 class StepHooks(Protocol):
-    async def step_started(self, task_id: str, step: str, *, announce: bool = True) -> None: ...
+    async def step_started(self, task_id: str, step: str, *, language: Language = "en",
+                           announce: bool = True) -> None: ...
     async def step_completed(self, task_id: str, step: str, message: str, data: dict[str, Any]) -> None: ...
     async def finalize(self, task_id: str, roadmap: Roadmap) -> dict[str, str]: ...
 
@@ -70,35 +79,56 @@ def roadmap_id_for(task_id: str) -> str:
     return f"rm-{task_id}"
 
 
+def request_language(request: dict[str, Any]) -> Language:
+    """The language a task speaks before its intent is known: the one asked for, else the goal's."""
+    asked = request.get("language")
+    return "zh" if asked == "zh" else "en" if asked == "en" else detect_language(str(request.get("goal", "")))
+
+
+def language_of(state: RoadmapState) -> Language:
+    intent = state.get("intent") or {}
+    language = intent.get("language")
+    return language if language in ("en", "zh") else request_language(state.get("request", {}))
+
+
 class _Nodes:
-    def __init__(self, planner: Planner, catalog: Catalog, max_fix_rounds: int) -> None:
+    def __init__(self, planner: Planner, catalog: Catalog, max_fix_rounds: int, max_review_rounds: int) -> None:
         self.planner = planner
         self.catalog = catalog
         self.max_fix_rounds = max_fix_rounds
+        self.max_review_rounds = max_review_rounds
+
+    def _domain_names(self, domains: list[str], language: Language) -> str:
+        known = self.catalog.domains
+        return join((known[d].name.get(language) if d in known else d for d in domains), language)
 
     async def intent_analysis(self, state: RoadmapState) -> StepResult:
         request = LearnerRequest.model_validate(state["request"])
         intent = await self.planner.analyze_intent(request)
-        return ({"intent": intent.model_dump()}, f"Understood: {', '.join(intent.domains)}, {intent.level}, "
-                f"{intent.hours_per_week} h/week for {intent.weeks} weeks", {"intent": intent.model_dump()})
+        lang = intent.language
+        message = text("step.intent.done", lang, domains=self._domain_names(intent.domains, lang),
+                       level=text(f"level.{intent.level}", lang), hours=intent.hours_per_week, weeks=intent.weeks)
+        return {"intent": intent.model_dump()}, message, {"intent": intent.model_dump()}
 
     async def curriculum_design(self, state: RoadmapState) -> StepResult:
         intent = Intent.model_validate(state["intent"])
         roadmap = await self.planner.design_curriculum(intent, roadmap_id_for(state["task_id"]))
-        message = (f"Designed {len(roadmap.stages)} stages, {len(roadmap.concepts())} concepts, "
-                   f"{roadmap.total_hours:g} h")
+        message = text("step.design.done", intent.language, stages=len(roadmap.stages),
+                       concepts=len(roadmap.concepts()), hours=f"{roadmap.total_hours:g}")
         return {"roadmap": roadmap.model_dump(), "fix_rounds": 0}, message, {"total_hours": roadmap.total_hours}
 
     async def structure_validation(self, state: RoadmapState) -> StepResult:
+        lang = language_of(state)
         roadmap = Roadmap.model_validate(state["roadmap"])
         issues = [f"{i.code}: {i.message}" for i in validate_roadmap(roadmap)]
         if not issues:
-            return {"issues": []}, "Structure is valid", {"valid": True}
+            return {"issues": []}, text("step.validation.ok", lang), {"valid": True}
         if state.get("fix_rounds", 0) < self.max_fix_rounds:
-            return {"issues": issues}, f"Found {len(issues)} problem(s); fixing", {"valid": False, "issues": issues}
-        roadmap.warnings.append(f"Structure check still failing after {self.max_fix_rounds} automatic fixes: "
-                                + "; ".join(issues[:5]))
-        return ({"issues": [], "roadmap": roadmap.model_dump()}, "Problems remain; flagged for review",
+            return ({"issues": issues}, text("step.validation.fixing", lang, count=len(issues)),
+                    {"valid": False, "issues": issues})
+        roadmap.warnings.append(text("step.validation.warning", lang, rounds=self.max_fix_rounds,
+                                     issues="; ".join(issues[:5])))
+        return ({"issues": [], "roadmap": roadmap.model_dump()}, text("step.validation.flagged", lang),
                 {"valid": False, "flagged": True, "issues": issues})
 
     async def roadmap_edit(self, state: RoadmapState) -> StepResult:
@@ -108,22 +138,23 @@ class _Nodes:
             fixed = auto_fix(roadmap, self.catalog, intent.domains, intent.level)
             rounds = state.get("fix_rounds", 0) + 1
             return ({"roadmap": fixed.model_dump(), "fix_rounds": rounds, "issues": []},
-                    f"Automatic fix round {rounds}", {"fix_round": rounds})
+                    text("step.fix.done", intent.language, round=rounds), {"fix_round": rounds})
         feedback = str(state.get("decision", {}).get("feedback") or "")
-        edited, changes = await self.planner.edit_roadmap(roadmap, intent, feedback)
-        if not changes:
-            changes = ["Nothing in the feedback could be applied; the roadmap is unchanged." if intent.language == "en"
-                       else "未能从反馈中识别出可执行的修改，路线保持不变。"]
-        return ({"roadmap": edited.model_dump(), "changes": changes, "fix_rounds": 0},
-                "; ".join(changes), {"changes": changes})
+        edited, report = await self.planner.edit_roadmap(roadmap, intent, feedback)
+        changes = report.sentences() or [text("step.edit.nothing", intent.language)]
+        body = report.model_dump(mode="json")
+        return ({"roadmap": edited.model_dump(), "changes": changes, "edit_report": body, "fix_rounds": 0},
+                text("list.sentences", intent.language).join(changes), {"changes": changes, "report": body})
 
     async def human_review(self, state: RoadmapState) -> dict[str, Any]:
         review_round = state.get("review_round", 0) + 1
         if state["request"].get("auto_approve"):
             decision: dict[str, Any] = {"approved": True, "feedback": None, "auto": True}
         else:
-            decision = interrupt({"review_round": review_round, "roadmap_id": state["roadmap"]["id"],
-                                  "changes": state.get("changes", [])})
+            decision = interrupt({"review_round": review_round, "max_review_rounds": self.max_review_rounds,
+                                  "last_round": review_round >= self.max_review_rounds,
+                                  "roadmap_id": state["roadmap"]["id"], "changes": state.get("changes", []),
+                                  "report": state.get("edit_report")})
         return {"decision": decision, "review_round": review_round}
 
 
@@ -153,12 +184,13 @@ def _route_after_review(state: RoadmapState) -> str:
 
 
 def build_graph(planner: Planner, catalog: Catalog, hooks: StepHooks, saver: BaseCheckpointSaver[Any] | None,
-                *, max_fix_rounds: int = 3, step_timeout: float = 120.0) -> CompiledStateGraph[Any, Any, Any, Any]:
-    nodes = _Nodes(planner, catalog, max_fix_rounds)
+                *, max_fix_rounds: int = 3, max_review_rounds: int = 10,
+                step_timeout: float = 120.0) -> CompiledStateGraph[Any, Any, Any, Any]:
+    nodes = _Nodes(planner, catalog, max_fix_rounds, max_review_rounds)
 
     def step(name: str, body: Step) -> Node:
         async def node(state: RoadmapState) -> dict[str, Any]:
-            await hooks.step_started(state["task_id"], name)
+            await hooks.step_started(state["task_id"], name, language=language_of(state))
             with collect_notes() as notes:
                 async with asyncio.timeout(step_timeout):
                     update, message, data = await body(state)
@@ -169,17 +201,19 @@ def build_graph(planner: Planner, catalog: Catalog, hooks: StepHooks, saver: Bas
 
     async def review(state: RoadmapState) -> dict[str, Any]:
         # No "started" event: this node runs again from the top when the decision resumes it.
-        await hooks.step_started(state["task_id"], HUMAN_REVIEW, announce=False)
+        await hooks.step_started(state["task_id"], HUMAN_REVIEW, language=language_of(state), announce=False)
         update = await nodes.human_review(state)
-        verdict = "approved" if update["decision"].get("approved") else "changes requested"
-        await hooks.step_completed(state["task_id"], HUMAN_REVIEW, f"Review {update['review_round']}: {verdict}",
+        verdict = "step.review.approved" if update["decision"].get("approved") else "step.review.rejected"
+        await hooks.step_completed(state["task_id"], HUMAN_REVIEW,
+                                   text(verdict, language_of(state), round=update["review_round"]),
                                    {"review_round": update["review_round"], **update["decision"]})
         return update
 
     async def finalize(state: RoadmapState) -> dict[str, Any]:
-        await hooks.step_started(state["task_id"], FINALIZE)
+        await hooks.step_started(state["task_id"], FINALIZE, language=language_of(state))
         artifacts = await hooks.finalize(state["task_id"], Roadmap.model_validate(state["roadmap"]))
-        await hooks.step_completed(state["task_id"], FINALIZE, "Roadmap saved and exported", {"artifacts": artifacts})
+        await hooks.step_completed(state["task_id"], FINALIZE, text("step.finalize.done", language_of(state)),
+                                   {"artifacts": artifacts})
         return {"artifacts": artifacts}
 
     graph = StateGraph(RoadmapState)

@@ -10,6 +10,10 @@ with the new one. A claim that finds the previous holder still set knows that ru
 What a run continues with is read from the checkpoint, not passed along: no checkpoint -> start from the
 request; stopped at the review ``interrupt()`` with a recorded decision -> ``Command(resume=decision)``;
 otherwise -> continue. So "run task X" is the only message ever queued, and any worker can act on it.
+
+Every event ``message`` comes from the message catalogue in the task's language (``task_language``): a
+Chinese goal gets Chinese progress over SSE and WebSocket. Review rounds are bounded
+(``ROADMAP_AGENT_MAX_REVIEW_ROUNDS``): a rejection in the last round is refused with a 409 that says so.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ from langgraph.types import Command
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from roadmap_agent.domain.catalog import Catalog
-from roadmap_agent.domain.models import LearnerRequest, ReviewDecision, Roadmap
+from roadmap_agent.domain.messages import text
+from roadmap_agent.domain.models import Language, LearnerRequest, ReviewDecision, Roadmap
 from roadmap_agent.domain.render import roadmap_to_markdown
 from roadmap_agent.errors import (
     CheckpointerUnavailable,
@@ -49,7 +54,7 @@ from roadmap_agent.metrics import Metrics
 from roadmap_agent.settings import ResilienceSettings
 from roadmap_agent.store.records import EventType, TaskRecord, TaskStatus
 from roadmap_agent.store.repository import TaskStore
-from roadmap_agent.workflow.graph import HUMAN_REVIEW, build_graph
+from roadmap_agent.workflow.graph import HUMAN_REVIEW, build_graph, request_language
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -62,6 +67,16 @@ _EPOCH: ContextVar[int | None] = ContextVar("run_epoch", default=None)
 
 def default_worker_name(role: str = "proc") -> str:
     return f"{role}:{socket.gethostname()}:{os.getpid()}"
+
+
+def task_language(task: TaskRecord) -> Language:
+    """The language a task speaks: its intent's once analysed, before that the request's (or its goal's)."""
+    language = (task.intent or {}).get("language")
+    return language if language in ("en", "zh") else request_language(task.request)
+
+
+def step_label(step: str | None, language: Language) -> str:
+    return text(f"step.{step}", language) if step else text("step.start", language)
 
 
 class Runner:
@@ -80,7 +95,7 @@ class Runner:
         self.emergency = saver is None
         self.graph: CompiledStateGraph[Any, Any, Any, Any] = build_graph(
             planner, catalog, self, saver, max_fix_rounds=settings.max_fix_rounds,
-            step_timeout=settings.step_timeout)
+            max_review_rounds=settings.max_review_rounds, step_timeout=settings.step_timeout)
         self._running: dict[str, asyncio.Task[TaskStatus]] = {}
         self._started_at: dict[tuple[str, str], float] = {}
 
@@ -90,7 +105,8 @@ class Runner:
 
     # -- StepHooks ---------------------------------------------------------------------------------
 
-    async def step_started(self, task_id: str, step: str, *, announce: bool = True) -> None:
+    async def step_started(self, task_id: str, step: str, *, language: Language = "en",
+                           announce: bool = True) -> None:
         task = await self._retrying(lambda: self.store.get_task(task_id))
         if task.cancel_requested:
             raise TaskCancelled(f"Task {task_id} was cancelled before {step}.")
@@ -103,7 +119,8 @@ class Runner:
             await self._retrying(lambda: self.store.update_task(task_id, current_step=step, epoch=_EPOCH.get()))
             return
         log.info(f"{step}_started", task_id=task_id)
-        await self._emit(task_id, EventType.PROGRESS, f"{step} started", step=step, status="started",
+        message = text("event.step_started", language, step=step, label=step_label(step, language))
+        await self._emit(task_id, EventType.PROGRESS, message, step=step, status="started",
                          task_values={"current_step": step})
 
     async def step_completed(self, task_id: str, step: str, message: str, data: dict[str, Any]) -> None:
@@ -153,7 +170,8 @@ class Runner:
         if created:
             self.metrics.runs_started.inc()
             log.info("workflow_execution_starting", task_id=task.task_id)
-            await self.events.emit(task.task_id, EventType.PROGRESS, "Task accepted", status="pending")
+            await self.events.emit(task.task_id, EventType.PROGRESS, text("event.accepted", task_language(task)),
+                                   status="pending")
             if background:
                 await self.schedule(task.task_id)
         return task
@@ -206,6 +224,9 @@ class Runner:
             raise NotAwaitingReview(f"Task {task_id} is {task.status.value}, not waiting for a review decision.")
         if not decision.approved and not (decision.feedback or "").strip():
             log.info("review_rejected_without_feedback", task_id=task_id)
+        if not decision.approved and task.review_round >= self.settings.max_review_rounds:
+            raise Conflict(text("review.limit", task_language(task), round=task.review_round,
+                                max=self.settings.max_review_rounds))
         # One transaction: a second decision for the round (or one racing a cancel) changes nothing -> 409.
         await self.store.decide(task_id, task.review_round, decision.approved, decision.feedback)
         await self.schedule(task_id)
@@ -223,7 +244,8 @@ class Runner:
         idle = {TaskStatus.HUMAN_REVIEW_PENDING, TaskStatus.PENDING}
         if await self.store.set_status_if(task_id, idle, TaskStatus.CANCELLED, current_step=None):
             log.info("cancelled", task_id=task_id)
-            await self.events.emit(task_id, EventType.CANCELLED, "Task cancelled", status="cancelled")
+            await self.events.emit(task_id, EventType.CANCELLED, text("event.cancelled", task_language(task)),
+                                   status="cancelled")
         return await self.store.get_task(task_id)
 
     async def retry(self, task_id: str, owner: str | None = None) -> TaskRecord:
@@ -233,7 +255,7 @@ class Runner:
         if await self.store.set_status_if(task_id, {TaskStatus.FAILED}, TaskStatus.PENDING, error=None,
                                              error_code=None):
             log.info("retry_requested", task_id=task_id)
-            await self.events.emit(task_id, EventType.PROGRESS, "Retrying from the last checkpoint",
+            await self.events.emit(task_id, EventType.PROGRESS, text("event.retrying", task_language(task)),
                                    status="pending")
             await self.schedule(task_id)
         return await self.store.get_task(task_id)
@@ -287,8 +309,10 @@ class Runner:
         if previous is not None:  # the last holder never let go: it crashed, was killed or hung
             self.metrics.runs_recovered.inc()
             log.info("task_recovering", task_id=task_id, step=task.current_step, previous_worker=previous)
+            language = task_language(task)
             await self._emit(task_id, EventType.TASK_RECOVERING,
-                             f"Resuming from the last checkpoint (was at {task.current_step or 'start'})",
+                             text("event.recovering", language, step=task.current_step or "start",
+                                  label=step_label(task.current_step, language)),
                              step=task.current_step, status="running")
         config: Any = {"configurable": {"thread_id": task_id}}
         try:
@@ -297,16 +321,17 @@ class Runner:
                 return await self._after_invoke(task_id, config)
             result = await self.graph.ainvoke(graph_input, config)
         except TaskCancelled:
-            return await self._finish(task_id, TaskStatus.CANCELLED, EventType.CANCELLED, "Task cancelled")
+            return await self._finish(task_id, TaskStatus.CANCELLED, EventType.CANCELLED,
+                                      text("event.cancelled", task_language(task)))
         except (RunSuperseded, asyncio.CancelledError):
             raise
         except DependencyUnavailable as exc:
             if self.queued:
                 log.warning("run_interrupted", task_id=task_id, error=exc.message)
                 raise
-            return await self._failed(task_id, exc)
+            return await self._failed(task_id, exc, task_language(task))
         except Exception as exc:
-            return await self._failed(task_id, exc)
+            return await self._failed(task_id, exc, task_language(task))
         if self.emergency:
             return await self._completed(task_id, result)
         return await self._after_invoke(task_id, config)
@@ -329,7 +354,7 @@ class Runner:
             return None, True
         return Command(resume=decision), False
 
-    async def _failed(self, task_id: str, exc: Exception) -> TaskStatus:
+    async def _failed(self, task_id: str, exc: Exception, language: Language) -> TaskStatus:
         if isinstance(exc, OutOfScope):  # an answer, not a fault: no stack trace
             log.info("failed", task_id=task_id, error_code=exc.code, error=exc.message)
         else:
@@ -337,7 +362,8 @@ class Runner:
                       exc_info=not isinstance(exc, DependencyUnavailable))
         reason = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
         code = getattr(exc, "code", "error")
-        return await self._finish(task_id, TaskStatus.FAILED, EventType.FAILED, f"Task failed: {reason}",
+        return await self._finish(task_id, TaskStatus.FAILED, EventType.FAILED,
+                                  text("event.failed", language, reason=reason),
                                   error=reason, error_code=code, data={"code": code})
 
     async def fail(self, task_id: str, reason: str) -> None:
@@ -347,7 +373,9 @@ class Runner:
             return
         token = _EPOCH.set(claim[0])
         try:
-            await self._finish(task_id, TaskStatus.FAILED, EventType.FAILED, f"Task failed: {reason}", error=reason)
+            language = task_language(await self.store.get_task(task_id))
+            await self._finish(task_id, TaskStatus.FAILED, EventType.FAILED,
+                               text("event.failed", language, reason=reason), error=reason)
         finally:
             _EPOCH.reset(token)
 
@@ -357,9 +385,12 @@ class Runner:
         if interrupts:
             value = interrupts[0].value
             log.info("human_review_required", task_id=task_id, review_round=value["review_round"])
+            language = (snapshot.values.get("intent") or {}).get("language", "en")
+            key = "event.review_required.last" if value.get("last_round") else "event.review_required"
+            message = text(key, language, round=value["review_round"],
+                           max=value.get("max_review_rounds", self.settings.max_review_rounds))
             # The status and its event in one transaction: a decision can only follow what clients were told.
-            await self._emit(task_id, EventType.HUMAN_REVIEW_REQUIRED,
-                             f"Review round {value['review_round']}: approve, or reject with feedback",
+            await self._emit(task_id, EventType.HUMAN_REVIEW_REQUIRED, message,
                              step=HUMAN_REVIEW, status="human_review_pending", data=value, task_values={
                                  "status": TaskStatus.HUMAN_REVIEW_PENDING.value, "current_step": HUMAN_REVIEW,
                                  "worker": None, "review_round": value["review_round"],
@@ -369,7 +400,9 @@ class Runner:
 
     async def _completed(self, task_id: str, values: dict[str, Any]) -> TaskStatus:
         data = {"roadmap_id": values["roadmap"]["id"], "artifacts": values.get("artifacts", {})}
-        return await self._finish(task_id, TaskStatus.COMPLETED, EventType.COMPLETED, "Roadmap ready", data=data)
+        language: Language = values["roadmap"].get("language", "en")
+        return await self._finish(task_id, TaskStatus.COMPLETED, EventType.COMPLETED,
+                                  text("event.completed", language), data=data)
 
     async def _finish(self, task_id: str, status: TaskStatus, event: EventType, message: str, *,
                       error: str | None = None, error_code: str | None = None,
