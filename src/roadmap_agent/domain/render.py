@@ -6,6 +6,7 @@ roadmap exports with Chinese headings, difficulty and resource kinds.
 
 from __future__ import annotations
 
+from roadmap_agent.domain.catalog import load_catalog
 from roadmap_agent.domain.messages import text
 from roadmap_agent.domain.models import Roadmap
 
@@ -17,13 +18,19 @@ def _hours(value: float) -> str:
 def roadmap_to_markdown(roadmap: Roadmap) -> str:
     lang = roadmap.language
     sep = text("list.sep", lang)
-    names = {c.id: c.name for c in roadmap.concepts()}
+    catalog = load_catalog()  # names of skipped and known concepts, which are not in the roadmap
+    names = {cid: c.name.get(lang) for cid, c in catalog.concepts.items()}
+    names.update({cid: d.name.get(lang) for cid, d in catalog.domains.items()})
+    names.update({c.id: c.name for c in roadmap.concepts()})
     colon = text("punct.colon", lang)
     lines = [f"# {roadmap.title}", "", text("render.summary_line", lang, summary=roadmap.summary), ""]
     if roadmap.warnings:
         lines += [f"## {text('render.warnings', lang)}", "", *[f"- {w}" for w in roadmap.warnings], ""]
     if roadmap.notes:
         lines += [f"## {text('render.notes', lang)}", "", *[f"- {n}" for n in roadmap.notes], ""]
+    if roadmap.skipped:
+        skipped = sep.join(names.get(k, k) for k in roadmap.skipped)
+        lines += [f"_{text('render.skipped', lang)}{colon}{skipped}_", ""]
     if roadmap.assumed_known:
         known = sep.join(names.get(k, k) for k in roadmap.assumed_known)
         lines += [f"_{text('render.known', lang)}{colon}{known}_", ""]

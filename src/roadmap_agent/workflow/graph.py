@@ -30,6 +30,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import interrupt
 
 from roadmap_agent.domain.catalog import Catalog
+from roadmap_agent.domain.editing import keep_review_state
 from roadmap_agent.domain.intent import detect_language
 from roadmap_agent.domain.messages import join, text
 from roadmap_agent.domain.models import Intent, Language, LearnerRequest, Roadmap
@@ -135,7 +136,7 @@ class _Nodes:
         roadmap = Roadmap.model_validate(state["roadmap"])
         intent = Intent.model_validate(state["intent"])
         if state.get("issues"):
-            fixed = auto_fix(roadmap, self.catalog, intent.domains, intent.level)
+            fixed = keep_review_state(roadmap, auto_fix(roadmap, self.catalog, intent.domains, intent.level))
             rounds = state.get("fix_rounds", 0) + 1
             return ({"roadmap": fixed.model_dump(), "fix_rounds": rounds, "issues": []},
                     text("step.fix.done", intent.language, round=rounds), {"fix_round": rounds})
