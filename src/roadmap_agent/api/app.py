@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse
 
 from roadmap_agent import __version__
 from roadmap_agent.api.auth import RateLimiter, authenticate
-from roadmap_agent.api.errors import error_body, install_error_handlers
+from roadmap_agent.api.errors import install_error_handlers
+from roadmap_agent.api.limits import BodyLimit
 from roadmap_agent.api.routes import router
 from roadmap_agent.metrics import CONTENT_TYPE
 from roadmap_agent.services import Services, open_services
@@ -29,17 +30,8 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.include_router(router)
     app.state.create_limiter = RateLimiter(settings.api.create_burst, settings.api.create_per_minute)
-    limit = settings.api.max_body_bytes
 
-    @app.middleware("http")
-    async def limit_body_size(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        # Refuse big bodies before reading them when the client says how big; otherwise count while reading.
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
-            return _too_large(limit)
-        if request.method in ("POST", "PUT", "PATCH") and not declared and len(await request.body()) > limit:
-            return _too_large(limit)  # chunked upload: starlette caches the body it read for the route
-        return await call_next(request)
+    app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
 
     @app.get("/health/live", tags=["health"])
     async def live() -> dict[str, str]:
@@ -62,7 +54,3 @@ def create_app(settings: Settings) -> FastAPI:
 
     return app
 
-
-def _too_large(limit: int) -> JSONResponse:
-    return JSONResponse(error_body("payload_too_large", f"Request body is larger than {limit} bytes; "
-                                   "a goal must be at most 2000 characters."), status_code=413)
