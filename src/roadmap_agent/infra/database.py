@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from roadmap_agent.deadline import Deadline, DeadlineExceeded
 from roadmap_agent.errors import DatabaseUnavailable
 from roadmap_agent.logging import get_logger
+from roadmap_agent.redaction import redact_text
 from roadmap_agent.settings import DatabaseSettings, redact_url
 
 T = TypeVar("T")
@@ -133,7 +134,7 @@ class Database:
 
     def _unavailable(self, exc: DBAPIError) -> DatabaseUnavailable:
         cause = str(exc.orig).strip().splitlines()[0] if exc.orig and str(exc.orig).strip() else type(exc).__name__
-        return DatabaseUnavailable(f"Database at {self.where} is unavailable ({redact_url(cause)}). "
+        return DatabaseUnavailable(f"Database at {self.where} is unavailable ({redact_text(cause)}). "
                                    "Check that it is running and reachable, then retry.")
 
     @staticmethod
