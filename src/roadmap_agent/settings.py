@@ -281,6 +281,9 @@ class ApiSettings(BaseSettings):
     max_goal_chars: int = Field(default=2000, ge=20, le=2000)
     max_feedback_chars: int = Field(default=2000, ge=20, le=2000)
     max_page_size: int = Field(default=100, ge=1, le=100)
+    # Concurrent event streams (SSE + WebSocket) per API key and per process; past them: 429 / close 1013.
+    max_streams_per_key: int = Field(default=20, ge=1)
+    max_streams: int = Field(default=2000, ge=1, description="Event streams one API process serves at once.")
 
 
 # Published in docker-compose.dev.yml, devservices defaults, tutorials: never acceptable in production.

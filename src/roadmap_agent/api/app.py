@@ -13,6 +13,7 @@ from roadmap_agent.api.auth import RateLimiter, authenticate
 from roadmap_agent.api.errors import install_error_handlers
 from roadmap_agent.api.limits import BodyLimit
 from roadmap_agent.api.routes import router
+from roadmap_agent.api.streams import StreamSlots
 from roadmap_agent.metrics import CONTENT_TYPE
 from roadmap_agent.services import Services, open_services
 from roadmap_agent.settings import Settings
@@ -30,6 +31,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.include_router(router)
     app.state.create_limiter = RateLimiter(settings.api.create_burst, settings.api.create_per_minute)
+    app.state.stream_slots = StreamSlots(settings.api.max_streams_per_key, settings.api.max_streams)
 
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
 
