@@ -3,7 +3,8 @@
 ``redact_url`` renders a URL as ``scheme://user:***@host:port/path?api-key=***``: the password (even one that
 was not percent-encoded, so ``/``, ``#`` or ``?`` inside it) and every query parameter whose name looks like a
 credential are replaced. ``redact_text`` applies it to every URL inside free text (driver messages echo DSNs),
-then blanks ``password=...`` pairs, bearer tokens and any known secret value.
+then blanks ``password=...`` pairs, bearer tokens and any known secret value. ``hide_paths`` keeps absolute
+server paths out of what API clients see (error bodies, task errors, events).
 """
 
 from __future__ import annotations
@@ -60,6 +61,14 @@ def redact_text(text: str, secrets: tuple[str, ...] = ()) -> str:
         if len(secret) >= 4:  # a one-letter password would blank out half the text; the rules above cover it
             text = text.replace(secret, MASK).replace(quote(secret, safe=""), MASK)
     return text
+
+
+_ABSOLUTE_PATH = re.compile(r"(?<![\w:/.~-])/(?:[\w.@+-]+/)+([\w.@+-]+)")
+
+
+def hide_paths(text: str) -> str:
+    """Absolute server paths cut to their last part (``.../checkpoints.db``): what API clients may see."""
+    return _ABSOLUTE_PATH.sub(r".../\1", text)
 
 
 def shorten(text: str, limit: int, secrets: tuple[str, ...] = ()) -> str:

@@ -224,6 +224,8 @@ class ResilienceSettings(BaseSettings):
     startup_max_delay: float = Field(default=5.0, gt=0)
     probe_interval: float = Field(default=1.0, gt=0, description="Seconds between health probes.")
     probe_timeout: float = Field(default=1.0, gt=0, description="A probe slower than this counts as down.")
+    # Embedded: readiness reports the data folder's disk "down" under this much free space (runs cannot save).
+    min_free_mb: int = Field(default=50, ge=0)
     # "none" is the emergency mode: runs without persistence, no human review, no crash recovery. Loud.
     checkpointer: Literal["auto", "none"] = "auto"
 

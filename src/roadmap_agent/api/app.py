@@ -14,6 +14,7 @@ from roadmap_agent.api.errors import install_error_handlers
 from roadmap_agent.api.limits import BodyLimit
 from roadmap_agent.api.routes import router
 from roadmap_agent.api.streams import StreamSlots
+from roadmap_agent.errors import RoadmapAgentError
 from roadmap_agent.metrics import CONTENT_TYPE
 from roadmap_agent.services import Services, open_services
 from roadmap_agent.settings import Settings
@@ -41,9 +42,12 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/health/ready", tags=["health"])
     async def ready(request: Request) -> JSONResponse:
-        """Each dependency's last probe (never waits on IO): 200 when serving is possible, else 503."""
+        """Each dependency's last probe (never waits on IO): 200 when serving is possible, else 503. Without an
+        API key only each dependency's status; with one also latency, target and last error."""
         services: Services = request.app.state.services
         status, body = services.prober.readiness()
+        if not await _has_valid_key(services, request):  # public: each dependency's status, nothing more
+            body["dependencies"] = {name: {"status": dep["status"]} for name, dep in body["dependencies"].items()}
         body.update(mode="embedded" if services.settings.embedded else "server", emergency=services.emergency)
         return JSONResponse(body, status_code=status)
 
@@ -56,3 +60,13 @@ def create_app(settings: Settings) -> FastAPI:
 
     return app
 
+
+
+async def _has_valid_key(services: Services, request: Request) -> bool:
+    if not request.headers.get("authorization"):
+        return False
+    try:
+        await authenticate(services, request.headers.get("authorization"))
+    except RoadmapAgentError:  # a wrong key or a database away: the public answer, never a 401/503 here
+        return False
+    return True

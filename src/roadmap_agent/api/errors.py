@@ -24,6 +24,7 @@ from roadmap_agent.errors import (
     Unauthorized,
 )
 from roadmap_agent.logging import get_logger
+from roadmap_agent.redaction import hide_paths
 
 log = get_logger(__name__)
 
@@ -55,7 +56,7 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
         headers = {"WWW-Authenticate": 'Bearer realm="roadmap-agent"'}
     elif isinstance(exc, RateLimited):
         headers = {"Retry-After": str(exc.retry_after)}
-    return JSONResponse(error_body(exc.code, exc.message), status_code=status, headers=headers)
+    return JSONResponse(error_body(exc.code, hide_paths(exc.message)), status_code=status, headers=headers)
 
 
 def _describe(error: dict[str, object]) -> str:

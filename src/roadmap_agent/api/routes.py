@@ -148,8 +148,8 @@ def _count(services: Services) -> Callable[[str], None]:
     return lambda path: services.metrics.event_deliveries.labels(path=path).inc()
 
 
-def _after(after: str | None, last_event_id: str | None) -> int:
-    name, raw = ("after", after) if after is not None else ("Last-Event-ID", last_event_id)
+def _after(after: int | str | None, last_event_id: str | None) -> int:
+    name, raw = ("after", str(after)) if after is not None else ("Last-Event-ID", last_event_id)
     if raw is None or raw == "":
         return 0
     try:
@@ -168,7 +168,7 @@ def _sse(event: Event) -> str:
 
 @router.get("/tasks/{task_id}/events", summary="Server-sent events; replays after Last-Event-ID or ?after=N")
 async def sse_events(user: UserDep, task_id: TaskId, request: Request, services: ServicesDep,
-                     after: Annotated[str | None, Query(max_length=40, description=AFTER_HELP)] = None,
+                     after: Annotated[int | None, Query(ge=0, description=AFTER_HELP)] = None,
                      last_event_id: Annotated[str | None, Header(max_length=40)] = None) -> StreamingResponse:
     start = _after(after, last_event_id)
     await services.store.get_task(task_id, user.id)
