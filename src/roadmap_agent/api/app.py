@@ -29,6 +29,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="roadmap-agent", version=__version__, lifespan=lifespan,
                   description="Personalised learning roadmaps through a durable, reviewed workflow.")
+    # No trailing-slash redirects: Starlette builds them from the Host header, which a client controls.
+    app.router.redirect_slashes = False
     install_error_handlers(app)
     app.include_router(router)
     app.state.create_limiter = RateLimiter(settings.api.create_burst, settings.api.create_per_minute)

@@ -33,6 +33,7 @@ from roadmap_agent.domain.render import roadmap_to_markdown
 from roadmap_agent.errors import (
     DependencyUnavailable,
     Forbidden,
+    IdempotencyKeyReused,
     InvalidRequest,
     NotFound,
     RateLimited,
@@ -74,11 +75,16 @@ RoadmapId = Annotated[str, PathParam(pattern=ID_PATTERN, description="A roadmap 
              description="Rate limited per API key (429 with Retry-After past ROADMAP_AGENT_CREATE_BURST / "
                          "ROADMAP_AGENT_CREATE_PER_MINUTE).")
 async def create_roadmap(user: UserDep, body: CreateRoadmapBody, request: Request, services: ServicesDep,
-                         idempotency_key: Annotated[str | None, Header(max_length=255)] = None) -> TaskCreated:
+                         idempotency_key: Annotated[str | None, Header(min_length=1, max_length=255,
+                                                                       pattern=r"\S")] = None) -> TaskCreated:
     _within(len(body.goal), services.settings.api.max_goal_chars, "goal")
     limiter: RateLimiter = request.app.state.create_limiter
     limiter.take(user.key_id or user.id)
-    task = await services.runner.submit(user.id, body.to_request(), idempotency_key)
+    learner = body.to_request()
+    task = await services.runner.submit(user.id, learner, idempotency_key)
+    if idempotency_key is not None and task.request != learner.model_dump(mode="json"):
+        raise IdempotencyKeyReused("This Idempotency-Key was already used for a different request body; send a "
+                                   "new key for a new roadmap, or the same body to get the first task back.")
     return TaskCreated(task_id=task.task_id, status=task.status, links=links_for(task.task_id))
 
 
