@@ -6,12 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from roadmap_agent import __version__
 from roadmap_agent.api.auth import RateLimiter, authenticate
 from roadmap_agent.api.errors import install_error_handlers
 from roadmap_agent.api.limits import BodyLimit
+from roadmap_agent.api.openapi import UNAUTHORIZED, install_openapi
 from roadmap_agent.api.routes import router
 from roadmap_agent.api.streams import StreamSlots
 from roadmap_agent.errors import RoadmapAgentError
@@ -32,6 +33,7 @@ def create_app(settings: Settings) -> FastAPI:
     # No trailing-slash redirects: Starlette builds them from the Host header, which a client controls.
     app.router.redirect_slashes = False
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(router)
     app.state.create_limiter = RateLimiter(settings.api.create_burst, settings.api.create_per_minute)
     app.state.stream_slots = StreamSlots(settings.api.max_streams_per_key, settings.api.max_streams)
@@ -42,7 +44,8 @@ def create_app(settings: Settings) -> FastAPI:
     async def live() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/health/ready", tags=["health"])
+    @app.get("/health/ready", tags=["health"], responses={503: {"description": "A required dependency is down "
+                                                                  "(same body as 200)."}})
     async def ready(request: Request) -> JSONResponse:
         """Each dependency's last probe (never waits on IO): 200 when serving is possible, else 503. Without an
         API key only each dependency's status; with one also latency, target and last error."""
@@ -53,7 +56,9 @@ def create_app(settings: Settings) -> FastAPI:
         body.update(mode="embedded" if services.settings.embedded else "server", emergency=services.emergency)
         return JSONResponse(body, status_code=status)
 
-    @app.get("/metrics", tags=["health"])
+    @app.get("/metrics", tags=["health"], response_class=PlainTextResponse,
+             responses={200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}}},
+                              "description": "Prometheus text format."}, **UNAUTHORIZED})
     async def metrics(request: Request) -> Response:
         services: Services = request.app.state.services
         if not settings.api.metrics_public:  # ROADMAP_AGENT_METRICS_PUBLIC=false: a key, like /api/v1

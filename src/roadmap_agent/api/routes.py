@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response, Streami
 
 from roadmap_agent.api.auth import RateLimiter, UserDep, websocket_user
 from roadmap_agent.api.errors import error_body
+from roadmap_agent.api.openapi import BAD_REQUEST, COMMON, CONFLICT, FORBIDDEN, NOT_FOUND, RATE_LIMITED
 from roadmap_agent.api.schemas import (
     CreateRoadmapBody,
     ReviewBody,
@@ -45,7 +46,7 @@ from roadmap_agent.services import Services
 from roadmap_agent.settings import ApiSettings
 from roadmap_agent.store.records import Event
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=COMMON)
 SSE_HEARTBEAT = ": keep-alive\n\n"
 # WebSocket close codes: 4401/4404 mirror the HTTP status; the rest are the standard ones (RFC 6455 7.4.1):
 # 1008 policy violation (a bad request, a chatty client), 1009 too big, 1011 server error, 1013 try again later
@@ -71,7 +72,8 @@ TaskId = Annotated[str, PathParam(pattern=ID_PATTERN, description="A task id fro
 RoadmapId = Annotated[str, PathParam(pattern=ID_PATTERN, description="A roadmap id from a completed task.")]
 
 
-@router.post("/roadmaps", status_code=202, response_model=TaskCreated, summary="Start building a roadmap",
+@router.post("/roadmaps", status_code=202, responses={**BAD_REQUEST, **RATE_LIMITED}, response_model=TaskCreated,
+             summary="Start building a roadmap",
              description="Rate limited per API key (429 with Retry-After past ROADMAP_AGENT_CREATE_BURST / "
                          "ROADMAP_AGENT_CREATE_PER_MINUTE).")
 async def create_roadmap(user: UserDep, body: CreateRoadmapBody, request: Request, services: ServicesDep,
@@ -88,7 +90,7 @@ async def create_roadmap(user: UserDep, body: CreateRoadmapBody, request: Reques
     return TaskCreated(task_id=task.task_id, status=task.status, links=links_for(task.task_id))
 
 
-@router.get("/tasks", response_model=TaskPage, summary="My tasks, newest first",
+@router.get("/tasks", response_model=TaskPage, responses={**BAD_REQUEST, **FORBIDDEN}, summary="My tasks, newest first",
             description="With an admin key, `?all=true` lists every user's tasks.")
 async def list_tasks(user: UserDep, services: ServicesDep, limit: Annotated[int, Query(ge=1, le=100)] = 20,
                      offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
@@ -101,12 +103,12 @@ async def list_tasks(user: UserDep, services: ServicesDep, limit: Annotated[int,
     return TaskPage(items=[TaskView.of(t) for t in tasks], total=total, limit=limit, offset=offset)
 
 
-@router.get("/tasks/{task_id}", response_model=TaskView)
+@router.get("/tasks/{task_id}", response_model=TaskView, responses=NOT_FOUND)
 async def get_task(user: UserDep, task_id: TaskId, services: ServicesDep) -> TaskView:
     return TaskView.of(await services.store.get_task(task_id, user.id))
 
 
-@router.get("/tasks/{task_id}/roadmap", summary="The draft under review, or the final roadmap")
+@router.get("/tasks/{task_id}/roadmap", responses=NOT_FOUND, summary="The draft under review, or the final roadmap")
 async def task_roadmap(user: UserDep, task_id: TaskId, services: ServicesDep) -> JSONResponse:
     task = await services.store.get_task(task_id, user.id)
     if task.roadmap_id:
@@ -118,24 +120,30 @@ async def task_roadmap(user: UserDep, task_id: TaskId, services: ServicesDep) ->
     return JSONResponse(draft)
 
 
-@router.post("/tasks/{task_id}/review", status_code=202, response_model=TaskView)
+@router.post("/tasks/{task_id}/review", status_code=202, response_model=TaskView,
+             responses={**BAD_REQUEST, **NOT_FOUND, **CONFLICT})
 async def review(user: UserDep, task_id: TaskId, body: ReviewBody, services: ServicesDep) -> TaskView:
     _within(len(body.feedback or ""), services.settings.api.max_feedback_chars, "feedback")
     decision = ReviewDecision(approved=body.approved, feedback=body.feedback)
     return TaskView.of(await services.runner.review(task_id, decision, user.id))
 
 
-@router.post("/tasks/{task_id}/cancel", status_code=202, response_model=TaskView)
+@router.post("/tasks/{task_id}/cancel", status_code=202, response_model=TaskView,
+             responses={**NOT_FOUND, **CONFLICT})
 async def cancel(user: UserDep, task_id: TaskId, services: ServicesDep) -> TaskView:
     return TaskView.of(await services.runner.cancel(task_id, user.id))
 
 
-@router.post("/tasks/{task_id}/retry", status_code=202, response_model=TaskView)
+@router.post("/tasks/{task_id}/retry", status_code=202, response_model=TaskView,
+             responses={**NOT_FOUND, **CONFLICT})
 async def retry(user: UserDep, task_id: TaskId, services: ServicesDep) -> TaskView:
     return TaskView.of(await services.runner.retry(task_id, user.id))
 
 
-@router.get("/roadmaps/{roadmap_id}", summary="A final roadmap as JSON or Markdown")
+@router.get("/roadmaps/{roadmap_id}", responses={**NOT_FOUND, 200: {
+    "content": {"application/json": {"schema": {"type": "object"}}, "text/markdown": {"schema": {"type": "string"}}},
+    "description": "The roadmap as JSON (format=json) or Markdown (format=markdown)."}},
+    summary="A final roadmap as JSON or Markdown")
 async def get_roadmap(user: UserDep, roadmap_id: RoadmapId, services: ServicesDep,
                       format: Literal["json", "markdown"] = "json") -> Response:
     body = await services.store.get_roadmap(roadmap_id, user.id)
@@ -172,7 +180,11 @@ def _sse(event: Event) -> str:
     return f"id: {event.seq}\nevent: {event.type.value}\ndata: {event.model_dump_json()}\n\n"
 
 
-@router.get("/tasks/{task_id}/events", summary="Server-sent events; replays after Last-Event-ID or ?after=N")
+@router.get("/tasks/{task_id}/events", responses={**BAD_REQUEST, **NOT_FOUND, **RATE_LIMITED, 200: {
+    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    "description": "`id: <seq>`, `event: <type>`, `data: <event JSON>` per event; ends after a terminal one."}},
+           response_class=StreamingResponse,
+            summary="Server-sent events; replays after Last-Event-ID or ?after=N")
 async def sse_events(user: UserDep, task_id: TaskId, request: Request, services: ServicesDep,
                      after: Annotated[int | None, Query(ge=0, description=AFTER_HELP)] = None,
                      last_event_id: Annotated[str | None, Header(max_length=40)] = None) -> StreamingResponse:
