@@ -283,6 +283,10 @@ class ApiSettings(BaseSettings):
     max_goal_chars: int = Field(default=2000, ge=20, le=2000)
     max_feedback_chars: int = Field(default=2000, ge=20, le=2000)
     max_page_size: int = Field(default=100, ge=1, le=100)
+    # Slow clients (serve): seconds to finish a request's headers, and to send the next request on a kept-alive
+    # connection, before the connection is closed.
+    header_timeout: float = Field(default=10.0, gt=0)
+    idle_timeout: float = Field(default=5.0, gt=0)
     # Concurrent event streams (SSE + WebSocket) per API key and per process; past them: 429 / close 1013.
     max_streams_per_key: int = Field(default=20, ge=1)
     max_streams: int = Field(default=2000, ge=1, description="Event streams one API process serves at once.")
