@@ -8,6 +8,7 @@ the reason, or finished), and retry continues a failed run to the end.
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -37,10 +38,13 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 def fill(folder: Path) -> Path:
     filler = folder / "filler"
-    with filler.open("wb") as handle, contextlib.suppress(OSError):
-        while True:
-            handle.write(b"\0" * 65536)
-            handle.flush()
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        with contextlib.suppress(OSError):  # until ENOSPC
+            while True:
+                os.write(fd, b"\0" * 65536)
+    finally:
+        os.close(fd)
     return filler
 
 
