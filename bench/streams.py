@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
+import sys
 import time
 
 import httpx
@@ -33,21 +35,35 @@ def deliveries(client: httpx.Client) -> dict[str, float]:
 
 
 async def stream(port: int, key: str, task_id: str, ready: asyncio.Event, counter: list[int]) -> float:
-    """Open the stream, signal once the replay reached the review event; the monotonic time of ``completed``."""
+    """Open the stream, signal once the replay reached the review event; the monotonic time of ``completed``.
+
+    A 503 (the database admission limit while hundreds of streams replay at once) is retried after a jittered
+    second, the way an EventSource reconnects."""
+    for _attempt in range(30):
+        refused, completed = await _stream_once(port, key, task_id, ready, counter)
+        if completed is not None:
+            return completed
+        await asyncio.sleep(0.5 + random.random())
+    raise SystemExit(f"stream refused 30 times: {refused}")
+
+
+async def _stream_once(port: int, key: str, task_id: str, ready: asyncio.Event,
+                       counter: list[int]) -> tuple[str, float | None]:
     reader, writer = await asyncio.open_connection(HOST, port, limit=1 << 20)
     writer.write(f"GET /api/v1/tasks/{task_id}/events HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer {key}\r\n"
                  "Accept: text/event-stream\r\n\r\n".encode())
     await writer.drain()
     try:
+        status = (await reader.readline()).decode().strip()
+        if not status.startswith("HTTP/1.1 200"):
+            return status, None
         while line := await reader.readline():
             if line.startswith(b"event: human_review_required"):
                 counter[0] += 1
                 if counter[0] == counter[1]:
                     ready.set()
             elif line.startswith(b"event: completed"):
-                return time.monotonic()
-            elif line.startswith(b"HTTP/1.1 4") or line.startswith(b"HTTP/1.1 5"):
-                raise SystemExit(f"stream refused: {line.decode().strip()}")
+                return status, time.monotonic()
     finally:
         writer.close()
     raise SystemExit("a stream ended without its completed event")
@@ -66,7 +82,10 @@ def paused_tasks(client: httpx.Client, count: int) -> list[str]:
 async def row(port: int, key: str, client: httpx.AsyncClient, ids: list[str], clients: int) -> list[float]:
     ready, counter = asyncio.Event(), [0, clients]
     streams = [asyncio.create_task(stream(port, key, ids[n % len(ids)], ready, counter)) for n in range(clients)]
-    await asyncio.wait_for(ready.wait(), 120)
+    try:
+        await asyncio.wait_for(ready.wait(), 60)
+    except TimeoutError:
+        raise SystemExit(f"only {counter[0]} of {clients} streams got their replay within 60 s") from None
     approved_at = time.monotonic()
     await asyncio.gather(*(client.post(f"/api/v1/tasks/{i}/review", json={"approved": True}) for i in ids))
     received = await asyncio.wait_for(asyncio.gather(*streams), 120)
@@ -98,17 +117,18 @@ def main() -> None:
         with httpx.Client(base_url=api.url, headers=headers, timeout=30) as client:
             for clients in (args.tasks, args.clients):
                 ids = paused_tasks(client, args.tasks)
+                print(f"  ({clients} clients: {len(ids)} tasks paused for review)", file=sys.stderr)
                 before = deliveries(client)
 
                 async def run(ids: list[str] = ids, clients: int = clients) -> tuple[list[float], str, int]:
                     async with httpx.AsyncClient(base_url=api.url, headers=headers, timeout=30) as aclient:
                         task = asyncio.create_task(row(api.port or 0, key, aclient, ids, clients))
-                        while not task.done():  # sample readiness and Redis connections while streams are open
+                        ready, conns = "ok", 0
+                        while not task.done():  # readiness and Redis pub/sub connections while streams are open
                             await asyncio.sleep(0.5)
-                            ready = (await aclient.get("/health/ready")).json()["dependencies"]["redis"]["status"]
-                            conns = len(pubsub.client_list(_type="pubsub"))
-                            if ready != "ok" or conns > 1:
-                                break
+                            status = (await aclient.get("/health/ready")).json()["dependencies"]["redis"]["status"]
+                            ready = status if status != "ok" else ready  # the worst seen
+                            conns = max(conns, len(pubsub.client_list(_type="pubsub")))
                         return await task, ready, conns
 
                 latencies, ready, conns = asyncio.run(run())
