@@ -45,7 +45,7 @@ WEBSOCKET_PATH = "/api/v1/tasks/{task_id}/ws"
 WEBSOCKET_DOC = {
     "get": {
         "tags": ["events"], "summary": "The task's events over a WebSocket (upgrade)",
-        "operationId": "task_events_websocket",
+        "operationId": "task_events_websocket", "security": [{"HTTPBearer": []}],
         "description": (
             "Connect with a WebSocket client (`ws://` or `wss://`); the server only sends, one JSON event per "
             "message, as in the SSE stream. Authenticate with `Authorization: Bearer <key>` or `?token=<key>`. "
