@@ -2,6 +2,7 @@
 
     RoadmapAgentError
     ├── InvalidRequest            400  bad input the caller can fix
+    ├── IdempotencyKeyReused      422  an Idempotency-Key sent again with a different body
     ├── Unauthorized              401  no API key, or an unknown or revoked one (WWW-Authenticate: Bearer)
     ├── Forbidden                 403  a valid key asking for something only admins may do
     ├── RateLimited               429  too many requests for this key (Retry-After)
@@ -43,6 +44,10 @@ class RoadmapAgentError(Exception):
 
 class InvalidRequest(RoadmapAgentError):
     code = "invalid_request"
+
+
+class IdempotencyKeyReused(RoadmapAgentError):
+    code = "idempotency_key_reused"
 
 
 class Unauthorized(RoadmapAgentError):

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from roadmap_agent.deadline import Deadline, DeadlineExceeded
 from roadmap_agent.errors import RoadmapAgentError
 from roadmap_agent.logging import get_logger
-from roadmap_agent.settings import redact_url
+from roadmap_agent.redaction import redact_text
 
 Status = Literal["ok", "degraded", "down", "disabled"]
 Ping = Callable[[], Awaitable[object]]
@@ -89,7 +89,7 @@ class Prober:
             return
         except Exception as error:  # any failure of a ping is the dependency's state, not ours
             message = error.message if isinstance(error, RoadmapAgentError) else f"{type(error).__name__}: {error}"
-            self._record(probe.health, "down", _ms_since(started), redact_url(message))
+            self._record(probe.health, "down", _ms_since(started), redact_text(message))
             return
         latency = _ms_since(started)
         self._record(probe.health, "degraded" if latency > SLOW_MS else "ok", latency, None)

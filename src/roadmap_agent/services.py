@@ -7,6 +7,7 @@ checkpointer (SQLite, PostgreSQL, or none in emergency mode), artifact storage (
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from prometheus_client.core import Metric
 from roadmap_agent.domain.catalog import Catalog, load_catalog
 from roadmap_agent.events.bus import EventBus, EventLog, InProcessBus
 from roadmap_agent.health import Prober
+from roadmap_agent.infra import datadir
 from roadmap_agent.infra.checkpointer import Checkpointer
 from roadmap_agent.infra.database import Database, migrate
 from roadmap_agent.infra.queue import RunQueue
@@ -153,6 +155,10 @@ def _prober(settings: Settings, database: Database, checkpointer: Checkpointer |
     else:
         prober.add("checkpointer", checkpointer.ping, required=True, target=redact_url(checkpointer.location))
     prober.add("storage", storage.ping, required=False, target=storage.location)
+    if settings.embedded:  # the SQLite files live there: a full disk stops every run from saving
+        folder, minimum = settings.data_dir, resilience.min_free_mb
+        prober.add("disk", lambda: asyncio.to_thread(datadir.check_free_space, folder, minimum), required=True,
+                   target="data folder")
     if isinstance(bus, RedisBus):
         url = settings.redis.server_url() or ""
         prober.add("redis", bus.ping, required=False, target=redact_url(url))

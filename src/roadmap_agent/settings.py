@@ -11,27 +11,43 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from roadmap_agent.redaction import redact_url
+
 DEFAULT_HOME = Path("~/.roadmap-agent")
+__all__ = ["redact_url"]  # re-exported: the one redaction function lives in redaction.py
 
 
-def redact_url(url: str) -> str:
-    """``scheme://user:***@host:port/db``: the password (if any) replaced, everything else kept."""
-    parts = urlsplit(url)
-    if parts.password is None:
+def encode_userinfo(url: str) -> str:
+    """``url`` with its user and password percent-encoded, so a password holding ``/``, ``#``, ``?`` or ``@``
+    that was pasted as is parses the same way everywhere (SQLAlchemy, psycopg, procrastinate, ``urlsplit``).
+
+    The last ``@`` ends the userinfo; an already encoded URL comes back unchanged.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
         return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    userinfo, host = rest.rsplit("@", 1)
+    user, colon, password = userinfo.partition(":")
+    return f"{scheme}://{_encoded(user)}{colon}{_encoded(password) if colon else ''}@{host}"
+
+
+def _encoded(part: str) -> str:
+    return quote(unquote(part), safe="")
+
+
+def url_password(url: str | None) -> str | None:
+    return unquote(urlsplit(url).password or "") or None if url else None
 
 
 def _config(prefix: str) -> SettingsConfigDict:
-    return SettingsConfigDict(env_prefix=prefix, env_file=".env", extra="ignore", populate_by_name=True)
+    # Validation errors never echo input values: they may be secrets.
+    return SettingsConfigDict(env_prefix=prefix, env_file=".env", extra="ignore", populate_by_name=True,
+                              hide_input_in_errors=True)
 
 
 class DatabaseSettings(BaseSettings):
@@ -88,7 +104,7 @@ class DatabaseSettings(BaseSettings):
     def server_url(self) -> str | None:
         """The PostgreSQL URL (with password), or None in embedded mode."""
         if self.url is not None and self.url.get_secret_value():
-            return self.url.get_secret_value()
+            return encode_userinfo(self.url.get_secret_value())
         if self.postgres_host:
             password = quote(self.postgres_password.get_secret_value(), safe="")
             auth = f"{quote(self.postgres_user, safe='')}:{password}" if password else quote(self.postgres_user)
@@ -119,7 +135,7 @@ class RedisSettings(BaseSettings):
 
     def server_url(self) -> str | None:
         if self.url is not None and self.url.get_secret_value():
-            return self.url.get_secret_value()
+            return encode_userinfo(self.url.get_secret_value())
         if self.host:
             secret = self.password.get_secret_value()
             auth = f":{quote(secret, safe='')}@" if secret else ""
@@ -210,6 +226,8 @@ class ResilienceSettings(BaseSettings):
     startup_max_delay: float = Field(default=5.0, gt=0)
     probe_interval: float = Field(default=1.0, gt=0, description="Seconds between health probes.")
     probe_timeout: float = Field(default=1.0, gt=0, description="A probe slower than this counts as down.")
+    # Embedded: readiness reports the data folder's disk "down" under this much free space (runs cannot save).
+    min_free_mb: int = Field(default=50, ge=0)
     # "none" is the emergency mode: runs without persistence, no human review, no crash recovery. Loud.
     checkpointer: Literal["auto", "none"] = "auto"
 
@@ -269,6 +287,13 @@ class ApiSettings(BaseSettings):
     max_goal_chars: int = Field(default=2000, ge=20, le=2000)
     max_feedback_chars: int = Field(default=2000, ge=20, le=2000)
     max_page_size: int = Field(default=100, ge=1, le=100)
+    # Slow clients (serve): seconds to finish a request's headers, and to send the next request on a kept-alive
+    # connection, before the connection is closed.
+    header_timeout: float = Field(default=10.0, gt=0)
+    idle_timeout: float = Field(default=5.0, gt=0)
+    # Concurrent event streams (SSE + WebSocket) per API key and per process; past them: 429 / close 1013.
+    max_streams_per_key: int = Field(default=20, ge=1)
+    max_streams: int = Field(default=2000, ge=1, description="Event streams one API process serves at once.")
 
 
 # Published in docker-compose.dev.yml, devservices defaults, tutorials: never acceptable in production.
@@ -315,15 +340,13 @@ class Settings(BaseSettings):
 
     def _secrets(self) -> list[tuple[str, str | None]]:
         """(variable, secret value) for every secret setting, passwords inside URLs included."""
-        def url_password(url: SecretStr | None) -> str | None:
-            return urlsplit(url.get_secret_value()).password if url is not None else None
-
         def plain(value: SecretStr | None) -> str | None:
             return value.get_secret_value() if value is not None else None
 
-        return [("DATABASE_URL", url_password(self.database.url)),
+        return [("DATABASE_URL", url_password(self.database.server_url() if self.database.url else None)),
                 ("POSTGRES_PASSWORD", plain(self.database.postgres_password)),
-                ("REDIS_URL", url_password(self.redis.url)), ("REDIS_PASSWORD", plain(self.redis.password)),
+                ("REDIS_URL", url_password(self.redis.server_url() if self.redis.url else None)),
+                ("REDIS_PASSWORD", plain(self.redis.password)),
                 ("AWS_SECRET_ACCESS_KEY", plain(self.storage.secret_access_key)),
                 ("LLM_API_KEY", plain(self.llm.api_key)), ("ROADMAP_AGENT_API_KEY", plain(self.api.api_key))]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -239,3 +239,25 @@ async def test_redis_down_at_startup_means_degraded_not_dead(tmp_path: Path) -> 
     warning = next(entry for entry in logs if entry["event"] == "redis_unavailable_at_startup")
     assert warning["log_level"] == "warning" and warning["address"] == f"127.0.0.1:{port}"
     assert "hunter2" not in repr(logs) and ":***@" in warning["redis"]
+
+
+async def pubsub_clients(bus: RedisBus) -> int:
+    clients = await bus.connection.client.client_list(_type="pubsub")
+    return len(clients)
+
+
+async def test_many_subscribers_share_one_pubsub_connection(redis_server: RedisServer) -> None:
+    # redis-py's pool holds 100 connections: one pub/sub connection per subscriber starved it at ~100 streams.
+    async with redis_bus(redis_server.url) as api, redis_bus(redis_server.url) as worker, AsyncExitStack() as stack:
+        queues = [await stack.enter_async_context(api.subscribe(f"t{n % 150}")) for n in range(300)]
+        assert await pubsub_clients(api) == 1
+        assert await api.ping() < 1.0  # the pool is not exhausted: health stays "ok"
+        await worker.publish(event("t7", 1))
+        await worker.publish(event("t149", 1))
+        assert (await next_event(queues[7])).seq == 1 and (await next_event(queues[157])).seq == 1
+        assert (await next_event(queues[149])).task_id == "t149"
+        assert all(q.empty() for n, q in enumerate(queues) if n % 150 not in (7, 149))
+    async with redis_bus(redis_server.url) as api:
+        async with api.subscribe("again") as queue:  # channels come and go on the shared connection
+            await api.publish(event("again", 1))
+            assert (await next_event(queue)).seq == 1

@@ -39,6 +39,9 @@ class _Bus:
     async def subscribe(self, task_id: str) -> AsyncIterator[asyncio.Queue[Event]]:
         yield asyncio.Queue()
 
+    def is_live(self) -> bool:
+        return True
+
 
 def _count(metrics: Metrics, result: str) -> float:
     value = metrics.registry.get_sample_value("roadmap_event_publishes_total", {"result": result})

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from roadmap_agent import __version__
 from roadmap_agent.api.auth import RateLimiter, authenticate
-from roadmap_agent.api.errors import error_body, install_error_handlers
+from roadmap_agent.api.errors import install_error_handlers
+from roadmap_agent.api.limits import BodyLimit
+from roadmap_agent.api.openapi import UNAUTHORIZED, install_openapi
 from roadmap_agent.api.routes import router
+from roadmap_agent.api.streams import StreamSlots
+from roadmap_agent.errors import RoadmapAgentError
 from roadmap_agent.metrics import CONTENT_TYPE
 from roadmap_agent.services import Services, open_services
 from roadmap_agent.settings import Settings
@@ -26,34 +30,35 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="roadmap-agent", version=__version__, lifespan=lifespan,
                   description="Personalised learning roadmaps through a durable, reviewed workflow.")
+    # No trailing-slash redirects: Starlette builds them from the Host header, which a client controls.
+    app.router.redirect_slashes = False
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(router)
     app.state.create_limiter = RateLimiter(settings.api.create_burst, settings.api.create_per_minute)
-    limit = settings.api.max_body_bytes
+    app.state.stream_slots = StreamSlots(settings.api.max_streams_per_key, settings.api.max_streams)
 
-    @app.middleware("http")
-    async def limit_body_size(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        # Refuse big bodies before reading them when the client says how big; otherwise count while reading.
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
-            return _too_large(limit)
-        if request.method in ("POST", "PUT", "PATCH") and not declared and len(await request.body()) > limit:
-            return _too_large(limit)  # chunked upload: starlette caches the body it read for the route
-        return await call_next(request)
+    app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
 
     @app.get("/health/live", tags=["health"])
     async def live() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/health/ready", tags=["health"])
+    @app.get("/health/ready", tags=["health"], responses={503: {"description": "A required dependency is down "
+                                                                  "(same body as 200)."}})
     async def ready(request: Request) -> JSONResponse:
-        """Each dependency's last probe (never waits on IO): 200 when serving is possible, else 503."""
+        """Each dependency's last probe (never waits on IO): 200 when serving is possible, else 503. Without an
+        API key only each dependency's status; with one also latency, target and last error."""
         services: Services = request.app.state.services
         status, body = services.prober.readiness()
+        if not await _has_valid_key(services, request):  # public: each dependency's status, nothing more
+            body["dependencies"] = {name: {"status": dep["status"]} for name, dep in body["dependencies"].items()}
         body.update(mode="embedded" if services.settings.embedded else "server", emergency=services.emergency)
         return JSONResponse(body, status_code=status)
 
-    @app.get("/metrics", tags=["health"])
+    @app.get("/metrics", tags=["health"], response_class=PlainTextResponse,
+             responses={200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}}},
+                              "description": "Prometheus text format."}, **UNAUTHORIZED})
     async def metrics(request: Request) -> Response:
         services: Services = request.app.state.services
         if not settings.api.metrics_public:  # ROADMAP_AGENT_METRICS_PUBLIC=false: a key, like /api/v1
@@ -63,6 +68,12 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-def _too_large(limit: int) -> JSONResponse:
-    return JSONResponse(error_body("payload_too_large", f"Request body is larger than {limit} bytes; "
-                                   "a goal must be at most 2000 characters."), status_code=413)
+
+async def _has_valid_key(services: Services, request: Request) -> bool:
+    if not request.headers.get("authorization"):
+        return False
+    try:
+        await authenticate(services, request.headers.get("authorization"))
+    except RoadmapAgentError:  # a wrong key or a database away: the public answer, never a 401/503 here
+        return False
+    return True

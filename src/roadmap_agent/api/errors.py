@@ -17,6 +17,7 @@ from roadmap_agent.errors import (
     Conflict,
     DependencyUnavailable,
     Forbidden,
+    IdempotencyKeyReused,
     InvalidRequest,
     NotFound,
     RateLimited,
@@ -24,11 +25,13 @@ from roadmap_agent.errors import (
     Unauthorized,
 )
 from roadmap_agent.logging import get_logger
+from roadmap_agent.redaction import hide_paths
 
 log = get_logger(__name__)
 
 STATUS_BY_ERROR: list[tuple[type[RoadmapAgentError], int]] = [
     (InvalidRequest, 400),
+    (IdempotencyKeyReused, 422),
     (Unauthorized, 401),
     (Forbidden, 403),
     (RateLimited, 429),
@@ -37,6 +40,9 @@ STATUS_BY_ERROR: list[tuple[type[RoadmapAgentError], int]] = [
     (DependencyUnavailable, 503),
     (ConfigurationError, 500),
 ]
+
+
+FASTAPI_UNREADABLE = "There was an error parsing the body"
 
 
 def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
@@ -55,7 +61,7 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
         headers = {"WWW-Authenticate": 'Bearer realm="roadmap-agent"'}
     elif isinstance(exc, RateLimited):
         headers = {"Retry-After": str(exc.retry_after)}
-    return JSONResponse(error_body(exc.code, exc.message), status_code=status, headers=headers)
+    return JSONResponse(error_body(exc.code, hide_paths(exc.message)), status_code=status, headers=headers)
 
 
 def _describe(error: dict[str, object]) -> str:
@@ -65,9 +71,24 @@ def _describe(error: dict[str, object]) -> str:
     return f"{location or 'body'}: {error.get('msg')}"
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+SEND_JSON = ("Send the body as JSON (UTF-8) with the header 'Content-Type: application/json', e.g. "
+             '{"goal": "become a data analyst in 6 months"}.')
+UNREADABLE_BODY = ("The request body could not be read: it must be UTF-8 encoded JSON, nested at most a few "
+                   "levels deep. " + SEND_JSON)
+
+
+def _not_json(request: Request) -> bool:
+    declared = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return request.method in ("POST", "PUT", "PATCH") and declared != "application/json" and not declared.endswith(
+        "+json")
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for this type only
     problems = [_describe(e) for e in exc.errors()]
+    if _not_json(request) and any(tuple(e.get("loc", ())) == ("body",) for e in exc.errors()):
+        got = request.headers.get("content-type") or "none"
+        problems = [f"The body was not read as JSON (Content-Type: {got[:60]}). {SEND_JSON}"]
     details = json.loads(json.dumps([{"loc": e.get("loc"), "msg": e.get("msg")} for e in exc.errors()],
                                     default=str))
     return JSONResponse(error_body("invalid_request", "; ".join(problems), details=details), status_code=422)
@@ -77,7 +98,10 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for this type only
     code = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
             413: "payload_too_large"}.get(exc.status_code, "http_error")
-    return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
+    message = str(exc.detail)
+    if exc.status_code == 400 and message == FASTAPI_UNREADABLE:  # invalid UTF-8, nesting past the recursion limit
+        code, message = "invalid_request", UNREADABLE_BODY
+    return JSONResponse(error_body(code, message), status_code=exc.status_code,
                         headers=getattr(exc, "headers", None))
 
 

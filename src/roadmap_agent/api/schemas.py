@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +30,24 @@ def storable_text(value: str) -> str:
     return value
 
 
+# Zero-width spaces and joiners, direction marks, BOM, soft hyphen: format characters (Cf) nobody sees.
+INVISIBLE = {"Cf", "Cc", "Zs", "Zl", "Zp"}
+
+
+def visible(text: str) -> str:
+    return "".join(c for c in text if unicodedata.category(c) not in INVISIBLE and not c.isspace())
+
+
+def strip_invisible(text: str) -> str:
+    """``text`` without leading or trailing invisible characters (inside it they may join words)."""
+    chars = list(text)
+    while chars and (chars[0].isspace() or unicodedata.category(chars[0]) in INVISIBLE):
+        chars.pop(0)
+    while chars and (chars[-1].isspace() or unicodedata.category(chars[-1]) in INVISIBLE):
+        chars.pop()
+    return "".join(chars)
+
+
 class CreateRoadmapBody(BaseModel):
     goal: str = Field(min_length=1, max_length=MAX_GOAL_CHARS,
                       description="What the learner wants, in English or Chinese.",
@@ -41,15 +60,18 @@ class CreateRoadmapBody(BaseModel):
     language: Language | None = None
     auto_approve: bool = False
 
-    model_config = {"extra": "forbid"}
+    # strict: "yes" is not a boolean and true is not a number of hours (no silent coercion).
+    model_config = {"extra": "forbid", "strict": True}
 
     @field_validator("goal")
     @classmethod
     def _goal_has_text(cls, value: str) -> str:
         storable_text(value)
-        if not value.strip():
-            raise ValueError("goal is empty; describe what you want to learn, e.g. 'become a data analyst in 6 months'")
-        return value.strip()
+        value = unicodedata.normalize("NFC", value)
+        if not visible(value):
+            raise ValueError("goal is empty (only spaces or invisible characters); describe what you want to "
+                             "learn, e.g. 'become a data analyst in 6 months'")
+        return strip_invisible(value)
 
     @field_validator("known_skills")
     @classmethod
@@ -67,7 +89,7 @@ class ReviewBody(BaseModel):
     feedback: str | None = Field(default=None, max_length=MAX_GOAL_CHARS,
                                  examples=["skip Docker, add Kubernetes, make it 8 weeks"])
 
-    model_config = {"extra": "forbid"}
+    model_config = {"extra": "forbid", "strict": True}
 
     @field_validator("feedback")
     @classmethod

@@ -32,6 +32,10 @@ class EventBus(Protocol):
 
     def subscribe(self, task_id: str) -> AbstractAsyncContextManager[asyncio.Queue[Event]]: ...
 
+    def is_live(self) -> bool:
+        """Live events are arriving: a quiet subscriber need not re-read the log (False while Redis is away)."""
+        ...
+
 
 class InProcessBus:
     """Fan-out inside one process. A slow subscriber's full queue drops live events; it refills from the log."""
@@ -44,6 +48,9 @@ class InProcessBus:
             if queue.full():
                 continue
             queue.put_nowait(event)
+        return True
+
+    def is_live(self) -> bool:
         return True
 
     @asynccontextmanager

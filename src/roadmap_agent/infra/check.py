@@ -38,7 +38,7 @@ from dataclasses import asdict, dataclass, field
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Literal, TypeVar
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import psycopg
@@ -49,7 +49,8 @@ from redis.backoff import NoBackoff
 from rich.console import Console
 from rich.markup import escape
 
-from roadmap_agent.settings import API_QUEUE_POOL, DatabaseSettings, Settings, redact_url
+from roadmap_agent.redaction import redact_text
+from roadmap_agent.settings import API_QUEUE_POOL, DatabaseSettings, Settings, redact_url, url_password
 
 T = TypeVar("T")
 Status = Literal["ok", "degraded", "down"]
@@ -128,26 +129,14 @@ class CheckReport:
 
 # -- secrets ---------------------------------------------------------------------------------------
 
-_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s:@]*):([^@\s/]*)@")
-_KEY_VALUE = re.compile(r"(?i)\b(password|passwd|pwd|secret|api[_-]?key|access[_-]?token|token|sig|signature)"
-                        r"(\s*=\s*)('[^']*'|\"[^\"]*\"|[^\s&;,'\"]+)")
-_BEARER = re.compile(r"(?i)\b(bearer)\s+[\w.~+/=-]{8,}")
-
-
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """``text`` without passwords: URL userinfo, ``password=...`` pairs, bearer tokens and known secrets."""
-    text = _URL_PASSWORD.sub(r"\1\2:***@", text)
-    text = _KEY_VALUE.sub(r"\1\2***", text)
-    text = _BEARER.sub(r"\1 ***", text)
-    for secret in secrets:
-        if len(secret) >= 4:  # a one-letter password would blank out half the text; the rules above cover it
-            text = text.replace(secret, "***").replace(quote(secret, safe=""), "***")
-    return text
+    """``text`` without passwords (see ``roadmap_agent.redaction``)."""
+    return redact_text(text, secrets)
 
 
 def known_secrets(settings: Settings) -> tuple[str, ...]:
     urls = [settings.database.server_url(), settings.redis.server_url()]
-    found = [urlsplit(url).password or "" for url in urls if url]
+    found = [url_password(url) or "" for url in urls if url]
     found += [settings.database.postgres_password.get_secret_value(), settings.redis.password.get_secret_value()]
     found += [s.get_secret_value() for s in (settings.storage.secret_access_key, settings.llm.api_key) if s]
     return tuple(secret for secret in found if secret)

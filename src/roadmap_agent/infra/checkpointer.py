@@ -41,6 +41,7 @@ from tenacity import retry, retry_if_result, wait_random
 
 from roadmap_agent.deadline import Deadline, DeadlineExceeded
 from roadmap_agent.errors import CheckpointerUnavailable
+from roadmap_agent.infra import datadir
 from roadmap_agent.settings import DatabaseSettings, Settings, redact_url
 
 T = TypeVar("T")
@@ -70,7 +71,7 @@ class Checkpointer:
     @classmethod
     @asynccontextmanager
     async def sqlite(cls, path: Path) -> AsyncIterator[Checkpointer]:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        datadir.prepare(path.parent, path)
         try:
             conn = await aiosqlite.connect(str(path), timeout=10)
             await conn.execute("PRAGMA journal_mode=WAL")

@@ -31,7 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from roadmap_agent.deadline import Deadline, DeadlineExceeded
 from roadmap_agent.errors import DatabaseUnavailable
+from roadmap_agent.infra import datadir
 from roadmap_agent.logging import get_logger
+from roadmap_agent.redaction import redact_text
 from roadmap_agent.settings import DatabaseSettings, redact_url
 
 T = TypeVar("T")
@@ -133,7 +135,10 @@ class Database:
 
     def _unavailable(self, exc: DBAPIError) -> DatabaseUnavailable:
         cause = str(exc.orig).strip().splitlines()[0] if exc.orig and str(exc.orig).strip() else type(exc).__name__
-        return DatabaseUnavailable(f"Database at {self.where} is unavailable ({redact_url(cause)}). "
+        if self.is_sqlite and "disk is full" in cause:
+            return DatabaseUnavailable("The disk holding the data folder is full (SQLite: database or disk is "
+                                       "full). Free some space; runs continue or can be retried after that.")
+        return DatabaseUnavailable(f"Database at {self.where} is unavailable ({redact_text(cause)}). "
                                    "Check that it is running and reachable, then retry.")
 
     @staticmethod
@@ -151,8 +156,9 @@ async def _select_one(conn: AsyncConnection) -> None:
 def _create_engine(url: str, settings: DatabaseSettings) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database:
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        if parsed.database and parsed.database != ":memory:":
+            file = Path(parsed.database).expanduser()
+            datadir.prepare(file.parent, file)  # 0700 / 0600, or one clear sentence at once
         engine = create_async_engine(url, connect_args={"timeout": settings.sqlite_busy_timeout})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -188,8 +188,7 @@ class RedisBus:
         self.published = 0
         self.failed = 0
         self.skipped_open = 0
-        self.resubscribes = 0
-        self._readers: set[asyncio.Task[None]] = set()
+        self.fanout = _Fanout(self)
 
     @classmethod
     @asynccontextmanager
@@ -235,82 +234,142 @@ class RedisBus:
     async def subscribe(self, task_id: str) -> AsyncIterator[asyncio.Queue[Event]]:
         """A queue of this task's live events, fed until the context exits (empty while Redis is away)."""
         queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=QUEUE_LIMIT)
-        reader = _ChannelReader(self, TASK_CHANNEL.format(task_id=task_id), queue)
-        task = asyncio.create_task(reader.run(), name=f"redis-subscriber:{task_id}")
-        task.add_done_callback(_report_crash)
-        self._readers.add(task)
+        channel = TASK_CHANNEL.format(task_id=task_id)
+        confirmed = await self.fanout.add(channel, queue)
         try:
             # Yield once subscribed, so events published during the caller's log replay are not missed;
             # don't wait when Redis is known to be down (the log covers it).
-            if self.breaker.state != "open":
+            if self.breaker.state != "open" and not self.fanout.failing:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.settings.socket_connect_timeout):
-                        await reader.first_attempt.wait()
+                        await confirmed.wait()
             yield queue
         finally:
-            self._readers.discard(task)
-            task.cancel()
-            await asyncio.wait({task}, timeout=CLOSE_TIMEOUT * 2)
+            self.fanout.remove(channel, queue)
+
+    def is_live(self) -> bool:
+        """The shared subscription is up: live events arrive without reading the log."""
+        return self.fanout.connected
+
+    @property
+    def resubscribes(self) -> int:
+        return self.fanout.resubscribes
 
     async def ping(self) -> float:
         return await self.connection.ping()
 
     async def close(self) -> None:
-        for task in list(self._readers):
-            task.cancel()
-        if self._readers:
-            await asyncio.wait(self._readers, timeout=CLOSE_TIMEOUT * 2)
-        self._readers.clear()
+        await self.fanout.close()
 
 
-class _ChannelReader:
-    """The background task behind one subscription: subscribe, read, and resubscribe after any loss."""
+class _Fanout:
+    """One pub/sub connection per process, shared by every local subscriber.
 
-    def __init__(self, bus: RedisBus, channel: str, queue: asyncio.Queue[Event]) -> None:
+    A channel is SUBSCRIBEd when its first local subscriber arrives and UNSUBSCRIBEd (in the background)
+    after its last one leaves; one reader task parses each message once and hands it to every local queue of
+    its channel. After any connection loss the reader reconnects with jittered backoff and subscribes to
+    every current channel again. So 1,000 streams cost one Redis connection, not 1,000 pool connections.
+    """
+
+    def __init__(self, bus: RedisBus) -> None:
         self.bus = bus
         self.settings = bus.settings
-        self.channel = channel
-        self.queue = queue
-        self.first_attempt = asyncio.Event()
+        self.queues: dict[str, set[asyncio.Queue[Event]]] = {}
+        self.confirmed: dict[str, asyncio.Event] = {}
+        self.pubsub: PubSub | None = None
+        self.connected = False
+        self.failing = False  # the last (re)connection attempt failed: subscribers need not wait for it
+        self.resubscribes = 0
+        self._lock = asyncio.Lock()  # SUBSCRIBE/UNSUBSCRIBE sends and (re)connection, one at a time
+        self._reader: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
 
-    async def run(self) -> None:
+    async def add(self, channel: str, queue: asyncio.Queue[Event]) -> asyncio.Event:
+        first = channel not in self.queues
+        self.queues.setdefault(channel, set()).add(queue)
+        confirmed = self.confirmed.setdefault(channel, asyncio.Event())
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.create_task(self._run(), name="redis-subscriber")
+            self._reader.add_done_callback(_report_crash)
+        elif first:
+            self._spawn(self._send("subscribe", channel))
+        return confirmed
+
+    def remove(self, channel: str, queue: asyncio.Queue[Event]) -> None:
+        queues = self.queues.get(channel)
+        if queues is None:
+            return
+        queues.discard(queue)
+        if not queues:
+            del self.queues[channel]
+            self.confirmed.pop(channel, None)
+            self._spawn(self._send("unsubscribe", channel))  # the leaving client never waits on Redis
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _send(self, action: Literal["subscribe", "unsubscribe"], channel: str) -> None:
+        async with self._lock:
+            pubsub = self.pubsub
+            if pubsub is None or not self.connected:
+                return  # the reader subscribes every current channel when it (re)connects
+            if (action == "subscribe") != (channel in self.queues):
+                return  # changed its mind while waiting for the lock
+            try:
+                async with asyncio.timeout(self.settings.socket_timeout):
+                    await (pubsub.subscribe(channel) if action == "subscribe" else pubsub.unsubscribe(channel))
+            except TRANSIENT_ERRORS as exc:  # the reader will notice the connection and start over
+                log.warning("redis_subscribe_failed", channel=channel, address=self.bus.connection.address,
+                            error=str(exc) or type(exc).__name__, retrying=True)
+
+    async def _run(self) -> None:
         while True:
-            pubsub = await self._subscribe_with_retry()
+            pubsub = await self._connect_with_retry()
             try:
                 await self._pump(pubsub)
             except TRANSIENT_ERRORS as exc:
-                self.bus.resubscribes += 1
-                log.warning("redis_subscription_lost", channel=self.channel, address=self.bus.connection.address,
-                            error=str(exc) or type(exc).__name__)
+                self.resubscribes += 1
+                log.warning("redis_subscription_lost", channels=len(self.queues),
+                            address=self.bus.connection.address, error=str(exc) or type(exc).__name__)
             finally:
+                self.connected = False
+                self.pubsub = None
                 await _close_quietly(pubsub)
             await asyncio.sleep(RESUBSCRIBE_PAUSE)
 
-    async def _subscribe_with_retry(self) -> PubSub:
+    async def _connect_with_retry(self) -> PubSub:
         retrying = AsyncRetrying(retry=retry_if_exception_type(TRANSIENT_ERRORS), wait=RESUBSCRIBE_WAIT,
                                  stop=stop_never, before_sleep=self._attempt_failed, reraise=True)
-        pubsub: PubSub = await retrying(self._subscribe)
-        self.first_attempt.set()
+        pubsub: PubSub = await retrying(self._connect)
+        self.failing = False
         return pubsub
 
-    async def _subscribe(self) -> PubSub:
-        """Subscribe and wait for the server's confirmation, all within a connect + read deadline."""
+    async def _connect(self) -> PubSub:
+        """Connect and subscribe to every current channel, all within a connect + read deadline."""
         pubsub = self.bus.connection.client.pubsub()
         try:
-            async with asyncio.timeout(self.settings.socket_connect_timeout + self.settings.socket_timeout):
-                await pubsub.subscribe(self.channel)
-                while not await _is_confirmation(pubsub):
-                    continue
+            async with self._lock, asyncio.timeout(self.settings.socket_connect_timeout + self.settings.socket_timeout):
+                channels = list(self.queues)
+                if channels:
+                    await pubsub.subscribe(*channels)
+                else:
+                    await pubsub.connect()  # type: ignore[no-untyped-call]  # unannotated in redis-py
+                    await pubsub.ping(LIVENESS_PING)
+                self.pubsub, self.connected = pubsub, True
         except BaseException:
             await _close_quietly(pubsub)
             raise
         return pubsub
 
     def _attempt_failed(self, state: RetryCallState) -> None:
-        self.first_attempt.set()  # the caller stops waiting; retries go on in the background
+        self.failing = True
+        for confirmed in self.confirmed.values():
+            confirmed.set()  # waiting subscribers stop waiting; retries go on in the background
         if state.attempt_number == 1 and state.outcome is not None:
             error = state.outcome.exception()
-            log.warning("redis_subscribe_failed", channel=self.channel, address=self.bus.connection.address,
+            log.warning("redis_subscribe_failed", channels=len(self.queues), address=self.bus.connection.address,
                         error=str(error) or type(error).__name__, retrying=True)
 
     async def _pump(self, pubsub: PubSub) -> None:
@@ -319,12 +378,11 @@ class _ChannelReader:
         loop = asyncio.get_running_loop()
         heard_at, pinged_at = loop.time(), None
         while True:
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=READ_TIMEOUT)
+            message = await pubsub.get_message(timeout=READ_TIMEOUT)
             now = loop.time()
             if message is not None:
                 heard_at, pinged_at = now, None
-                if message["type"] == "message":
-                    self._deliver(message["data"])
+                self._handle(message)
             elif pinged_at is not None and now - pinged_at > self.settings.socket_timeout:
                 raise BrokerUnavailable(f"no answer to PING within {self.settings.socket_timeout:g} s")
             elif pinged_at is None and now - heard_at >= (self.settings.health_check_interval or LIVENESS_DEFAULT):
@@ -332,25 +390,38 @@ class _ChannelReader:
                     await pubsub.ping(LIVENESS_PING)
                 pinged_at = now
 
-    def _deliver(self, data: bytes) -> None:
+    def _handle(self, message: dict[str, Any]) -> None:
+        channel = message.get("channel")
+        name = channel.decode() if isinstance(channel, bytes) else str(channel)
+        if message["type"] == "subscribe":
+            if name in self.confirmed:
+                self.confirmed[name].set()
+        elif message["type"] == "message" and self.queues.get(name):
+            self._deliver(name, message["data"])
+
+    def _deliver(self, channel: str, data: bytes) -> None:
         try:
-            event = Event.model_validate_json(data)
+            event = Event.model_validate_json(data)  # parsed once, whatever the number of local subscribers
         except ValidationError as exc:
-            log.warning("redis_event_unreadable", channel=self.channel, error=str(exc))
+            log.warning("redis_event_unreadable", channel=channel, error=str(exc))
             return
-        if not self.queue.full():  # a slow consumer misses live events; stream_events refills from the log
-            self.queue.put_nowait(event)
+        for queue in list(self.queues.get(channel, ())):
+            if not queue.full():  # a slow consumer misses live events; stream_events refills from the log
+                queue.put_nowait(event)
+
+    async def close(self) -> None:
+        tasks = [task for task in (self._reader, *self._background) if task is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT * 2)
+        self._reader = None
 
 
 def _report_crash(task: asyncio.Task[None]) -> None:
     """A reader only ends by being cancelled; anything else is a bug worth a loud line (the log still covers)."""
     if not task.cancelled() and (error := task.exception()) is not None:
         log.error("redis_subscriber_crashed", task=task.get_name(), error=repr(error), exc_info=error)
-
-
-async def _is_confirmation(pubsub: PubSub) -> bool:
-    message = await pubsub.get_message(timeout=READ_TIMEOUT)
-    return message is not None and message["type"] == "subscribe"
 
 
 async def _close_quietly(pubsub: PubSub) -> None:

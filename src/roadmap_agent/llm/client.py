@@ -28,6 +28,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from roadmap_agent.deadline import Deadline, DeadlineExceeded
 from roadmap_agent.errors import LLMUnavailable
 from roadmap_agent.logging import get_logger
+from roadmap_agent.redaction import shorten
 from roadmap_agent.settings import LLMSettings, redact_url
 
 log = get_logger(__name__)
@@ -179,8 +180,7 @@ class LLMClient:
                     wait_s=round(state.next_action.sleep, 2) if state.next_action else None)
 
     def _scrub(self, text: str) -> str:
-        text = text[:MAX_ERROR_TEXT]
-        return text.replace(self._key, "***") if len(self._key) >= 4 else text
+        return shorten(text, MAX_ERROR_TEXT, (self._key,))  # redact, then cut: no key prefix survives the cut
 
     def _unavailable(self, exc: openai.OpenAIError, step: str, attempts: int) -> LLMUnavailable:
         tries = f" after {attempts} attempts" if attempts > 1 else ""

@@ -51,12 +51,14 @@ from roadmap_agent.infra.storage import ArtifactStore
 from roadmap_agent.llm.base import Planner
 from roadmap_agent.logging import get_logger
 from roadmap_agent.metrics import Metrics
+from roadmap_agent.redaction import hide_paths, redact_text
 from roadmap_agent.settings import ResilienceSettings
 from roadmap_agent.store.records import EventType, TaskRecord, TaskStatus
 from roadmap_agent.store.repository import TaskStore
 from roadmap_agent.workflow.graph import HUMAN_REVIEW, build_graph, request_language
 
 log = get_logger(__name__)
+FINAL_SAVE_MAX_DELAY = 30.0  # seconds between attempts to save a run's outcome the database refused
 T = TypeVar("T")
 
 RUNNABLE = {TaskStatus.PENDING, TaskStatus.RUNNING}
@@ -360,7 +362,7 @@ class Runner:
         else:
             log.error("failed", task_id=task_id, error=f"{type(exc).__name__}: {exc}",
                       exc_info=not isinstance(exc, DependencyUnavailable))
-        reason = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+        reason = hide_paths(redact_text(getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"))
         code = getattr(exc, "code", "error")
         return await self._finish(task_id, TaskStatus.FAILED, EventType.FAILED,
                                   text("event.failed", language, reason=reason),
@@ -408,8 +410,21 @@ class Runner:
                       error: str | None = None, error_code: str | None = None,
                       data: dict[str, Any] | None = None) -> TaskStatus:
         log.info(event.value, task_id=task_id, status=status.value, error=error)
-        await self._emit(task_id, event, message, status=status.value, data=data, task_values={
-            "status": status.value, "error": error, "error_code": error_code, "current_step": None,
-            "worker": None})
+        values = {"status": status.value, "error": error, "error_code": error_code, "current_step": None,
+                  "worker": None}
+        delay = 1.0
+        while True:
+            try:
+                await self._emit(task_id, event, message, status=status.value, data=data, task_values=values)
+                break
+            except DatabaseUnavailable as exc:
+                if self.queued:  # the queue retries the run
+                    raise
+                # In-process (a full disk, the database away): the task must not stay "running" forever. Keep
+                # the outcome and save it as soon as the database takes writes again; cancel and retry follow.
+                log.error("final_state_not_saved", task_id=task_id, status=status.value, error=exc.message,
+                          retry_in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, FINAL_SAVE_MAX_DELAY)
         self.metrics.runs_finished.labels(status=status.value).inc()
         return status
