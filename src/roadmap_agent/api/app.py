@@ -11,6 +11,8 @@ from fastapi.responses import JSONResponse
 from roadmap_agent import __version__
 from roadmap_agent.api.auth import RateLimiter, authenticate
 from roadmap_agent.api.errors import error_body, install_error_handlers
+from roadmap_agent.api.learning import router as learning_router
+from roadmap_agent.api.learning import shared_router
 from roadmap_agent.api.routes import router
 from roadmap_agent.metrics import CONTENT_TYPE
 from roadmap_agent.services import Services, open_services
@@ -28,6 +30,8 @@ def create_app(settings: Settings) -> FastAPI:
                   description="Personalised learning roadmaps through a durable, reviewed workflow.")
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(learning_router)
+    app.include_router(shared_router)  # no API key: the token is the permission
     app.state.create_limiter = RateLimiter(settings.api.create_burst, settings.api.create_per_minute)
     limit = settings.api.max_body_bytes
 
