@@ -29,7 +29,8 @@ from roadmap_agent.store.records import TaskStatus
 pytestmark = pytest.mark.integration
 
 GOAL = "I want to become a backend developer in 3 months, I know some Python, 10 hours a week"
-TABLES = {"tasks", "roadmaps", "review_decisions", "task_events", "users", "api_keys", "alembic_version"}
+TABLES = {"tasks", "roadmaps", "review_decisions", "task_events", "users", "api_keys", "alembic_version",
+          "learning_roadmaps", "roadmap_versions", "concept_progress", "review_cards"}
 QUEUE_TABLES = {"procrastinate_jobs", "procrastinate_workers", "procrastinate_events"}  # PostgreSQL only
 
 
