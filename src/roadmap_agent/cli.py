@@ -433,3 +433,8 @@ async def _result(services: Services, task_id: str, as_json: bool) -> int:
 
 def main() -> None:
     app()
+
+
+from roadmap_agent.cli_learning import register as _register_learning  # noqa: E402 - needs `app` defined above
+
+_register_learning(app)
