@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -34,6 +34,7 @@ from roadmap_agent.store.learning import (
 from roadmap_agent.store.records import EventType
 
 SHARE_TOKEN_BYTES = 24
+VERSION_CACHE = 256  # parsed roadmap versions kept in memory (immutable once written)
 
 
 def valid_timezone(name: str) -> str:
@@ -56,8 +57,6 @@ class Opened:
     record: LearningRecord
     version: VersionRecord
     roadmap: Roadmap
-    domains: list[str]
-    level: str
 
     def today(self, today: date | None) -> date:
         return today or datetime.now(ZoneInfo(self.record.timezone)).date()
@@ -78,20 +77,35 @@ class Learning:
         self.events = events
         self.metrics = metrics
         self.catalog = catalog
+        self._versions: dict[tuple[str, int], tuple[VersionRecord, Roadmap]] = {}
 
     # -- opening a roadmap ----------------------------------------------------------------------------
 
     async def open(self, roadmap_id: str, owner: str) -> Opened:
+        """The roadmap's learning row (made on first use) and current version; 404 for someone else's."""
         record = await self.store.learning(roadmap_id, owner)
-        final = await self.store.final_roadmap(roadmap_id, owner)  # 404 for someone else's
         if record is None:
-            record = await self.store.start(roadmap_id, owner, final.body, _defaults(final.body, final.request,
-                                                                                    final.finalized_at))
-        version = await self.store.version(roadmap_id, record.current_version)
-        if version is None:  # pragma: no cover - the row and its version are written in one transaction
-            raise NotFound(f"Roadmap {roadmap_id} has no version {record.current_version}.")
-        return Opened(record, version, Roadmap.model_validate(version.body), list(final.intent.get("domains", [])),
-                      str(final.intent.get("level", "beginner")))
+            final = await self.store.final_roadmap(roadmap_id, owner)
+            record = await self.store.start(roadmap_id, owner, final.body,
+                                            _defaults(final.body, final.request, final.finalized_at))
+        version, roadmap = await self._version(roadmap_id, record.current_version)
+        if version.version == 1 and version.starts_on != record.start_date:  # moved since it was cached
+            version = replace(version, starts_on=record.start_date)
+        return Opened(record, version, roadmap)
+
+    async def _version(self, roadmap_id: str, number: int) -> tuple[VersionRecord, Roadmap]:
+        """A version and its parsed roadmap; versions never change once written, so they are cached."""
+        key = (roadmap_id, number)
+        cached = self._versions.pop(key, None)
+        if cached is None:
+            found = await self.store.version(roadmap_id, number)
+            if found is None:
+                raise NotFound(f"Roadmap {roadmap_id} has no version {number}.")
+            cached = (found, Roadmap.model_validate(found.body))
+        self._versions[key] = cached  # most recently used last
+        while len(self._versions) > VERSION_CACHE:
+            self._versions.pop(next(iter(self._versions)))
+        return cached
 
     async def set_dates(self, roadmap_id: str, owner: str, *, start_date: date | None,
                         timezone: str | None) -> Opened:
@@ -142,8 +156,10 @@ class Learning:
         fit_weeks = weeks or weeks_until(starts_on, deadline + timedelta(days=1))
         pace = hours_per_week or opened.roadmap.hours_per_week
         progress = await self.store.progress(roadmap_id)
-        new = replan(opened.roadmap, progress, self.catalog, opened.domains, weeks=min(fit_weeks, MAX_WEEKS),
-                     hours_per_week=min(pace, MAX_HOURS_PER_WEEK), level=opened.level)
+        intent = (await self.store.final_roadmap(roadmap_id, owner)).intent
+        new = replan(opened.roadmap, progress, self.catalog, list(intent.get("domains", [])),
+                     weeks=min(fit_weeks, MAX_WEEKS), hours_per_week=min(pace, MAX_HOURS_PER_WEEK),
+                     level=str(intent.get("level", "beginner")))
         reason = f"replan on {day.isoformat()}"
         number = await self.store.add_version(roadmap_id, owner, opened.version.version,
                                               new.model_dump(mode="json"), starts_on, reason, deadline)
@@ -162,11 +178,10 @@ class Learning:
 
     async def version(self, roadmap_id: str, owner: str, number: int) -> VersionRecord:
         opened = await self.open(roadmap_id, owner)
-        found = await self.store.version(roadmap_id, number)
-        if found is None:
+        if not 1 <= number <= opened.record.current_version:
             raise NotFound(f"Roadmap {roadmap_id} has no version {number}; it has versions 1 to "
                            f"{opened.record.current_version}.")
-        return found
+        return (await self._version(roadmap_id, number))[0]
 
     async def diff(self, roadmap_id: str, owner: str, before: int, after: int) -> VersionDiff:
         old, new = await self.version(roadmap_id, owner, before), await self.version(roadmap_id, owner, after)
