@@ -95,7 +95,7 @@ async def _migrated_once_more(url: str) -> None:
         assert (QUEUE_TABLES <= tables) == (not database.is_sqlite)
         await migrate(database)  # once more: nothing to do
         version = await database.run(lambda conn: conn.execute(sa.text("SELECT version_num FROM alembic_version")))
-        assert version.scalar_one() == "0003"  # the head revision
+        assert version.scalar_one() == "0005"  # the head revision
 
 
 async def test_full_workflow_with_review_on_postgres_and_s3(server_services: Services, server_env: dict[str, str],
