@@ -514,3 +514,8 @@ def main() -> None:
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)  # the shell's convention for "ended by this signal"
+
+
+from roadmap_agent.cli_learning import register as _register_learning  # noqa: E402 - needs `app` defined above
+
+_register_learning(app)

@@ -12,7 +12,8 @@
     ├── Conflict                  409  the request is fine but the task is in the wrong state
     │   ├── NotAwaitingReview
     │   ├── DecisionAlreadyMade
-    │   └── NotRetryable
+    │   ├── NotRetryable
+    │   └── PreconditionFailed    412  If-Match names a revision that is no longer the current one
     ├── TaskCancelled                  raised inside a run at a step boundary (never reaches HTTP)
     ├── RunSuperseded                  raised inside a run another worker has taken over (never reaches HTTP)
     ├── DependencyUnavailable     503  a dependency is down or too slow; retry later
@@ -95,6 +96,10 @@ class DecisionAlreadyMade(Conflict):
 
 class NotRetryable(Conflict):
     code = "not_retryable"
+
+
+class PreconditionFailed(Conflict):
+    code = "precondition_failed"
 
 
 class TaskCancelled(RoadmapAgentError):

@@ -35,6 +35,14 @@ class Metrics:
                                        "dropped (outbox full); the durable log covers all but ok.",
                                        ["result"], registry=self.registry)
 
+        self.progress_updates = Counter("roadmap_progress_updates_total",
+                                        "Progress updates of a concept, by the state it was set to.",
+                                        ["state"], registry=self.registry)
+        self.replans = Counter("roadmap_replans_total", "Roadmaps re-planned into a new version.",
+                               registry=self.registry)
+        self.reviews = Counter("roadmap_reviews_total", "Spaced-review outcomes recorded, by rating.",
+                               ["rating"], registry=self.registry)
+
     def watch(self, read: Callable[[], Iterable[Metric]]) -> None:
         """Add gauges computed at scrape time by ``read``."""
         self.registry.register(_Live(read))

@@ -23,6 +23,7 @@ from roadmap_agent.infra.database import Database, migrate
 from roadmap_agent.infra.queue import RunQueue
 from roadmap_agent.infra.redis import RedisBus
 from roadmap_agent.infra.storage import ArtifactStore, LocalArtifactStore, S3ArtifactStore
+from roadmap_agent.learning import Learning
 from roadmap_agent.llm.base import Planner
 from roadmap_agent.llm.client import LLMClient
 from roadmap_agent.llm.fallback import open_planner
@@ -30,6 +31,7 @@ from roadmap_agent.logging import get_logger
 from roadmap_agent.metrics import Metrics, counter, gauge
 from roadmap_agent.settings import API_QUEUE_POOL, Settings, redact_url
 from roadmap_agent.startup import wait_for_database
+from roadmap_agent.store.learning import LearningStore
 from roadmap_agent.store.repository import TaskStore
 from roadmap_agent.store.users import UserStore, ensure_local_key
 from roadmap_agent.workflow.runner import Runner, default_worker_name
@@ -57,6 +59,7 @@ class Services:
     prober: Prober
     metrics: Metrics
     users: UserStore
+    learning: Learning
     queue: RunQueue | None = None  # server mode: runs go to `roadmap-agent worker` processes through it
 
     @property
@@ -99,12 +102,14 @@ async def open_services(settings: Settings, *, recover: bool = False, role: str 
         log.info("orchestrator_factory_initialized", planner=planner.name,
                  checkpointer=checkpointer.location if checkpointer else "none (emergency mode)",
                  execution="queue" if queue else "in-process")
+        learning = Learning(LearningStore(database), events, metrics, catalog)
+        runner.known_skills = learning.known_skills  # "know it once": new requests skip what the user knows
         prober = _prober(settings, database, checkpointer, storage, bus, llm)
         await prober.probe_all()
         prober.start()
         stack.push_async_callback(prober.stop)
         services = Services(settings, database, store, bus, events, checkpointer, storage, planner, catalog,
-                            runner, prober, metrics, users, queue)
+                            runner, prober, metrics, users, learning, queue)
         metrics.watch(lambda: live_metrics(services))
         if recover:
             recovered = await runner.recover_unfinished()

@@ -29,7 +29,8 @@ from roadmap_agent.store.records import TaskStatus
 pytestmark = pytest.mark.integration
 
 GOAL = "I want to become a backend developer in 3 months, I know some Python, 10 hours a week"
-TABLES = {"tasks", "roadmaps", "review_decisions", "task_events", "users", "api_keys", "alembic_version"}
+TABLES = {"tasks", "roadmaps", "review_decisions", "task_events", "users", "api_keys", "alembic_version",
+          "learning_roadmaps", "roadmap_versions", "concept_progress", "review_cards"}
 QUEUE_TABLES = {"procrastinate_jobs", "procrastinate_workers", "procrastinate_events"}  # PostgreSQL only
 
 
@@ -94,7 +95,7 @@ async def _migrated_once_more(url: str) -> None:
         assert (QUEUE_TABLES <= tables) == (not database.is_sqlite)
         await migrate(database)  # once more: nothing to do
         version = await database.run(lambda conn: conn.execute(sa.text("SELECT version_num FROM alembic_version")))
-        assert version.scalar_one() == "0004"  # the head revision
+        assert version.scalar_one() == "0005"  # the head revision
 
 
 async def test_full_workflow_with_review_on_postgres_and_s3(server_services: Services, server_env: dict[str, str],

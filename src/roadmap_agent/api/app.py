@@ -11,6 +11,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from roadmap_agent import __version__
 from roadmap_agent.api.auth import RateLimiter, authenticate
 from roadmap_agent.api.errors import install_error_handlers
+from roadmap_agent.api.learning import router as learning_router
+from roadmap_agent.api.learning import shared_router
 from roadmap_agent.api.limits import BodyLimit
 from roadmap_agent.api.openapi import UNAUTHORIZED, install_openapi
 from roadmap_agent.api.routes import router
@@ -35,6 +37,8 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     install_openapi(app)
     app.include_router(router)
+    app.include_router(learning_router)
+    app.include_router(shared_router)  # no API key: the token is the permission
     app.state.create_limiter = RateLimiter(settings.api.create_burst, settings.api.create_per_minute)
     app.state.stream_slots = StreamSlots(settings.api.max_streams_per_key, settings.api.max_streams)
 

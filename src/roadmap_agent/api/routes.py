@@ -187,7 +187,7 @@ def _after(after: int | str | None, last_event_id: str | None) -> int:
     return value
 
 
-def _sse(event: Event) -> str:
+def sse_frame(event: Event) -> str:
     return f"id: {event.seq}\nevent: {event.type.value}\ndata: {event.model_dump_json()}\n\n"
 
 
@@ -209,7 +209,7 @@ async def sse_events(user: UserDep, task_id: TaskId, request: Request, services:
     async def body() -> AsyncIterator[str]:
         yield "retry: 2000\n\n"
         async for event in stream_events(task_id, start, services.store, services.bus, poll, _count(services)):
-            yield _sse(event)
+            yield sse_frame(event)
             if await request.is_disconnected():
                 return
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -59,9 +60,26 @@ class CreateRoadmapBody(BaseModel):
     known_skills: list[str] = Field(default_factory=list, max_length=100)
     language: Language | None = None
     auto_approve: bool = False
+    timezone: str | None = Field(default=None, max_length=64, examples=["Europe/Berlin"],
+                                 description="IANA time zone of the learner: the start date's and calendar's.")
+    start_date: date | None = Field(default=None, description="When learning starts (default: the day the "
+                                    "roadmap is finalized, in `timezone`).")
+    use_skill_profile: bool = Field(default=True, description="Skip concepts you finished or knew in earlier "
+                                    "roadmaps (listed as assumed known); false plans them again.")
 
     # strict: "yes" is not a boolean and true is not a number of hours (no silent coercion).
     model_config = {"extra": "forbid", "strict": True}
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone name; use e.g. 'Europe/Berlin' or 'UTC'") from None
+        return value
 
     @field_validator("goal")
     @classmethod

@@ -6,6 +6,7 @@ CLI's ``--json`` output (see DESIGN.md "API contract"), so rename nothing here w
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,6 +26,7 @@ MIN_HOURS_PER_WEEK = 1
 MAX_HOURS_PER_WEEK = 80
 MIN_WEEKS = 1
 MAX_WEEKS = 156
+MAX_KNOWN_SKILLS = 2000  # what the learner named plus their skill profile
 
 
 class _Model(BaseModel):
@@ -38,9 +40,12 @@ class LearnerRequest(_Model):
     hours_per_week: int | None = Field(default=None, ge=MIN_HOURS_PER_WEEK, le=MAX_HOURS_PER_WEEK)
     weeks: int | None = Field(default=None, ge=MIN_WEEKS, le=MAX_WEEKS)
     level: Level | None = None
-    known_skills: list[str] = Field(default_factory=list, max_length=100)
+    known_skills: list[str] = Field(default_factory=list, max_length=MAX_KNOWN_SKILLS)  # the API takes 100
     language: Language | None = None
     auto_approve: bool = False
+    timezone: str | None = Field(default=None, max_length=64)  # IANA name; the start date's and calendar's zone
+    start_date: date | None = None  # when learning starts (default: the day the roadmap is finalized)
+    use_skill_profile: bool = True  # skip what the learner finished or knew in earlier roadmaps
 
 
 class Intent(_Model):
@@ -146,6 +151,8 @@ class Roadmap(_Model):
     projects_per_stage: int = Field(default=1, ge=1, le=3)  # "more projects": stages split, one project each
     stages: list[Stage] = Field(default_factory=list)
     schedule: list[ScheduleWeek] = Field(default_factory=list)
+    # Finished (done or skipped) before this version was re-planned: kept for the record, outside the schedule.
+    completed: list[Concept] = Field(default_factory=list)
 
     def concepts(self) -> list[Concept]:
         """All concepts in roadmap order (stage, module, concept), optional ones last."""

@@ -25,8 +25,10 @@ BACKSTOP_INTERVAL = 30.0
 
 async def stream_events(task_id: str, after: int, store: TaskStore, bus: EventBus, poll_interval: float = 1.0,
                         count: Callable[[str], None] | None = None,
-                        backstop_interval: float = BACKSTOP_INTERVAL) -> AsyncIterator[Event]:
-    """``count(path)`` is told how each event was delivered: "replay", "live", or "log_fallback" (missed live)."""
+                        backstop_interval: float = BACKSTOP_INTERVAL, *, follow: bool = False) -> AsyncIterator[Event]:
+    """``count(path)`` is told how each event was delivered: "replay", "live", or "log_fallback" (missed live).
+
+    ``follow`` keeps the stream open past the task's end, for the learning events of its final roadmap."""
     last = after
     read_log = True
     path = "replay"
@@ -50,9 +52,9 @@ async def stream_events(task_id: str, after: int, store: TaskStore, bus: EventBu
                     tally(path)
                     yield event
                     last = event.seq
-                    if event.terminal:
+                    if event.terminal and not follow:
                         return
-                if finished and not events:
+                if finished and not events and not follow:
                     return
                 path = "log_fallback"
             try:
@@ -68,5 +70,5 @@ async def stream_events(task_id: str, after: int, store: TaskStore, bus: EventBu
                 tally("live")
                 yield live
                 last = live.seq
-                if live.terminal:
+                if live.terminal and not follow:
                     return

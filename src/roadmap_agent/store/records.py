@@ -32,8 +32,13 @@ class EventType(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    # Learning with the final roadmap (after ``completed``): follow them on GET /api/v1/roadmaps/{id}/events.
+    PROGRESS_UPDATED = "progress_updated"
+    REPLANNED = "replanned"
+    REVIEWED = "reviewed"
 
 
+LEARNING_EVENTS = frozenset({EventType.PROGRESS_UPDATED, EventType.REPLANNED, EventType.REVIEWED})
 TERMINAL_EVENTS = frozenset({EventType.COMPLETED, EventType.FAILED, EventType.CANCELLED})
 
 

@@ -89,3 +89,55 @@ api_keys = sa.Table(
     sa.Column("revoked_at", Timestamp),
     sa.UniqueConstraint("hash", name="uq_api_keys_hash"),
 )
+
+# -- learning with a roadmap (migration 0005) ------------------------------------------------------------------
+
+learning_roadmaps = sa.Table(
+    "learning_roadmaps", metadata,
+    sa.Column("roadmap_id", sa.String(80), sa.ForeignKey("roadmaps.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("owner", sa.String(128), nullable=False, index=True),
+    sa.Column("start_date", sa.Date, nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("deadline", sa.Date, nullable=False),  # the last day the learner wants to be done by
+    sa.Column("current_version", sa.Integer, nullable=False),
+    sa.Column("share_hash", sa.String(64), unique=True),  # SHA-256 of the share token; NULL: not shared
+    sa.Column("share_progress", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("shared_at", Timestamp),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+roadmap_versions = sa.Table(
+    "roadmap_versions", metadata,
+    sa.Column("roadmap_id", sa.String(80), sa.ForeignKey("roadmaps.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("body", JsonType, nullable=False),
+    sa.Column("starts_on", sa.Date, nullable=False),  # the first day of this version's week 1
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+concept_progress = sa.Table(
+    "concept_progress", metadata,
+    sa.Column("roadmap_id", sa.String(80), sa.ForeignKey("roadmaps.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("concept_id", sa.String(128), primary_key=True),
+    sa.Column("owner", sa.String(128), nullable=False, index=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("hours", sa.Float, nullable=False, server_default="0"),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("revision", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)
+
+review_cards = sa.Table(
+    "review_cards", metadata,
+    sa.Column("roadmap_id", sa.String(80), sa.ForeignKey("roadmaps.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("concept_id", sa.String(128), primary_key=True),
+    sa.Column("owner", sa.String(128), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("card", JsonType, nullable=False),  # fsrs.Card.to_dict()
+    sa.Column("due", sa.Date, nullable=False),
+    sa.Column("reviews", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_rating", sa.String(8)),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Index("ix_review_cards_owner_due", "owner", "due"),
+)

@@ -63,6 +63,7 @@ T = TypeVar("T")
 
 RUNNABLE = {TaskStatus.PENDING, TaskStatus.RUNNING}
 Dispatch = Callable[[str], Awaitable[None]]
+KnownSkills = Callable[[str], Awaitable[list[str]]]  # owner -> catalog ids of their skill profile
 # The epoch this run claimed; graph nodes run in child tasks, which inherit it.
 _EPOCH: ContextVar[int | None] = ContextVar("run_epoch", default=None)
 
@@ -99,6 +100,7 @@ class Runner:
             planner, catalog, self, saver, max_fix_rounds=settings.max_fix_rounds,
             max_review_rounds=settings.max_review_rounds, step_timeout=settings.step_timeout)
         self._running: dict[str, asyncio.Task[TaskStatus]] = {}
+        self.known_skills: KnownSkills | None = None  # set by open_services: the learner's skill profile
         self._started_at: dict[tuple[str, str], float] = {}
 
     @property
@@ -167,8 +169,15 @@ class Runner:
 
     async def submit(self, owner: str, request: LearnerRequest, idempotency_key: str | None = None,
                      *, background: bool = True) -> TaskRecord:
-        """Accept a request (once per idempotency key) and schedule its run unless ``background`` is False."""
-        task, created = await self.store.create_task(owner, request.model_dump(), idempotency_key)
+        """Accept a request (once per idempotency key) and schedule its run unless ``background`` is False.
+
+        The request's known skills gain the owner's skill profile (done or known in earlier roadmaps) unless it
+        says ``use_skill_profile: false``.
+        """
+        if request.use_skill_profile and self.known_skills is not None:
+            profile = [s for s in await self.known_skills(owner) if s not in request.known_skills]
+            request = request.model_copy(update={"known_skills": [*request.known_skills, *profile]})
+        task, created = await self.store.create_task(owner, request.model_dump(mode="json"), idempotency_key)
         if created:
             self.metrics.runs_started.inc()
             log.info("workflow_execution_starting", task_id=task.task_id)
