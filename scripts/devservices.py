@@ -39,8 +39,9 @@ from urllib.parse import quote
 
 LOCALHOST = "127.0.0.1"
 PG_BIN_DIRS = (Path("/usr/lib/postgresql/15/bin"),)
-# iptables and iproute2 (`ip netns`): the tests' kernel-level network faults.
-APT_PACKAGES = {"postgresql-15": "initdb", "redis-server": "redis-server", "iptables": "iptables", "iproute2": "ip"}
+# iptables and iproute2 (`ip netns`): the tests' kernel-level network faults; chromium: the browser tests.
+APT_PACKAGES = {"postgresql-15": "initdb", "redis-server": "redis-server", "iptables": "iptables", "iproute2": "ip",
+                "chromium": "chromium"}
 SERVICES_DIR_VARIABLE = "ROADMAP_AGENT_SERVICES_DIR"
 DEFAULT_SERVICES_DIR = Path("/var/tmp/roadmap-agent-services")  # noqa: S108 - documented fixed dev folder, made 0711
 BUCKET = "roadmap-agent"

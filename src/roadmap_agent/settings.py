@@ -265,6 +265,10 @@ class ApiSettings(BaseSettings):
     max_goal_chars: int = Field(default=2000, ge=20, le=2000)
     max_feedback_chars: int = Field(default=2000, ge=20, le=2000)
     max_page_size: int = Field(default=100, ge=1, le=100)
+    # Web sign-in (web/sessions.py): signs the session cookies; unset = a file in ROADMAP_AGENT_HOME (embedded)
+    # or a random one per process (server mode: set it so every API process accepts the same cookies).
+    session_secret: SecretStr | None = None
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
 
 
 # Published in docker-compose.dev.yml, devservices defaults, tutorials: never acceptable in production.
@@ -321,7 +325,8 @@ class Settings(BaseSettings):
                 ("POSTGRES_PASSWORD", plain(self.database.postgres_password)),
                 ("REDIS_URL", url_password(self.redis.url)), ("REDIS_PASSWORD", plain(self.redis.password)),
                 ("AWS_SECRET_ACCESS_KEY", plain(self.storage.secret_access_key)),
-                ("LLM_API_KEY", plain(self.llm.api_key)), ("ROADMAP_AGENT_API_KEY", plain(self.api.api_key))]
+                ("LLM_API_KEY", plain(self.llm.api_key)), ("ROADMAP_AGENT_API_KEY", plain(self.api.api_key)),
+                ("ROADMAP_AGENT_SESSION_SECRET", plain(self.api.session_secret))]
 
     @classmethod
     def load(cls, env_file: Path | str | None = ".env", **overrides: Any) -> Settings:

@@ -15,6 +15,7 @@ from roadmap_agent.api.routes import router
 from roadmap_agent.metrics import CONTENT_TYPE
 from roadmap_agent.services import Services, open_services
 from roadmap_agent.settings import Settings
+from roadmap_agent.web.mount import install_web
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -24,10 +25,11 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.services = services
             yield
 
-    app = FastAPI(title="roadmap-agent", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="roadmap-agent", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Personalised learning roadmaps through a durable, reviewed workflow.")
     install_error_handlers(app)
     app.include_router(router)
+    install_web(app, settings)  # the learner's pages, /static and the offline /docs and /redoc
     app.state.create_limiter = RateLimiter(settings.api.create_burst, settings.api.create_per_minute)
     limit = settings.api.max_body_bytes
 

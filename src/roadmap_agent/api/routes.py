@@ -133,7 +133,8 @@ def _count(services: Services) -> Callable[[str], None]:
 
 
 def _after(after: int | None, last_event_id: str | None) -> int:
-    raw = after if after is not None else last_event_id
+    # A reconnecting browser EventSource repeats its URL (?after=N) and adds Last-Event-ID: the header is newer.
+    raw = last_event_id if last_event_id else after
     if raw is None or raw == "":
         return 0
     try:
