@@ -126,11 +126,15 @@ async def review(request: Request, task_id: TaskId, signed_in: PageSession) -> R
 def _roadmap_context(request: Request, roadmap: Roadmap | None, task: TaskRecord | None) -> dict[str, Any]:
     if roadmap is None:
         return {"roadmap": None}
-    t = Translator(page_language(request, roadmap.language))
-    start = (task.updated_at if task else None) or None
-    return {"roadmap": roadmap, "graph": layout(roadmap, t("graph.project")),
-            "weeks": schedule_rows(roadmap, start.date() if start else date.today()),
-            "names": {c.id: c.name for c in roadmap.concepts()}}
+    start = task.updated_at if task else None
+    catalog = _services(request).catalog.concepts
+    names = {c: catalog[c].name.get(roadmap.language) for c in roadmap.assumed_known if c in catalog}
+    names.update({p: catalog[p].name.get(roadmap.language) for c in roadmap.concepts() for p in c.prerequisites
+                  if p in catalog})
+    names.update({c.id: c.name for c in roadmap.concepts()})
+    return {"roadmap": roadmap, "graph": layout(roadmap), "known": [names.get(c, c) for c in roadmap.assumed_known],
+            "in_roadmap": set(roadmap.concept_ids()), "names": names,
+            "weeks": schedule_rows(roadmap, start.date() if start else date.today())}
 
 
 async def _final(request: Request, roadmap_id: str, user: User) -> tuple[Roadmap, TaskRecord | None]:
