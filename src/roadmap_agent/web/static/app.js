@@ -38,6 +38,14 @@
     }, 100);
   }
 
+  // The fragment is replaced whole; only its latest step is said aloud (a persistent live region).
+  live.addEventListener("htmx:afterSwap", function () {
+    var status = document.getElementById("task-status");
+    var steps = live.querySelectorAll("#steps .step-name");
+    var latest = steps.length ? steps[steps.length - 1].textContent : "";
+    document.getElementById("announce").textContent = (status ? status.textContent : "") + ": " + latest;
+  });
+
   types.forEach(function (type) {
     source.addEventListener(type, function (event) {
       var seq = Number(event.lastEventId || "0");
