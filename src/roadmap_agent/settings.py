@@ -294,6 +294,10 @@ class ApiSettings(BaseSettings):
     # Concurrent event streams (SSE + WebSocket) per API key and per process; past them: 429 / close 1013.
     max_streams_per_key: int = Field(default=20, ge=1)
     max_streams: int = Field(default=2000, ge=1, description="Event streams one API process serves at once.")
+    # Web sign-in (web/sessions.py): signs the session cookies; unset = a file in ROADMAP_AGENT_HOME (embedded)
+    # or a random one per process (server mode: set it so every API process accepts the same cookies).
+    session_secret: SecretStr | None = None
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
 
 
 # Published in docker-compose.dev.yml, devservices defaults, tutorials: never acceptable in production.
@@ -348,7 +352,8 @@ class Settings(BaseSettings):
                 ("REDIS_URL", url_password(self.redis.server_url() if self.redis.url else None)),
                 ("REDIS_PASSWORD", plain(self.redis.password)),
                 ("AWS_SECRET_ACCESS_KEY", plain(self.storage.secret_access_key)),
-                ("LLM_API_KEY", plain(self.llm.api_key)), ("ROADMAP_AGENT_API_KEY", plain(self.api.api_key))]
+                ("LLM_API_KEY", plain(self.llm.api_key)), ("ROADMAP_AGENT_API_KEY", plain(self.api.api_key)),
+                ("ROADMAP_AGENT_SESSION_SECRET", plain(self.api.session_secret))]
 
     @classmethod
     def load(cls, env_file: Path | str | None = ".env", **overrides: Any) -> Settings:

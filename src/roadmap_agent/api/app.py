@@ -21,6 +21,7 @@ from roadmap_agent.errors import RoadmapAgentError
 from roadmap_agent.metrics import CONTENT_TYPE
 from roadmap_agent.services import Services, open_services
 from roadmap_agent.settings import Settings
+from roadmap_agent.web.mount import install_web
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -30,7 +31,7 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.services = services
             yield
 
-    app = FastAPI(title="roadmap-agent", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="roadmap-agent", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Personalised learning roadmaps through a durable, reviewed workflow.")
     # No trailing-slash redirects: Starlette builds them from the Host header, which a client controls.
     app.router.redirect_slashes = False
@@ -39,6 +40,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(router)
     app.include_router(learning_router)
     app.include_router(shared_router)  # no API key: the token is the permission
+    install_web(app, settings)  # the learner's pages, /static and the offline /docs and /redoc
     app.state.create_limiter = RateLimiter(settings.api.create_burst, settings.api.create_per_minute)
     app.state.stream_slots = StreamSlots(settings.api.max_streams_per_key, settings.api.max_streams)
 

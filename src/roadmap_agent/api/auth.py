@@ -17,6 +17,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from roadmap_agent.errors import RateLimited, Unauthorized
 from roadmap_agent.services import Services
 from roadmap_agent.store.users import User
+from roadmap_agent.web.auth import api_cookie_user
+from roadmap_agent.web.sessions import SESSION_COOKIE
 
 HOW_TO_GET_A_KEY = ("Create one with `roadmap-agent users create NAME` (embedded mode: the local key is in "
                     "$ROADMAP_AGENT_HOME/api-key).")
@@ -48,7 +50,10 @@ async def current_user(request: Request,
                        _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> User:
     # The raw header is read again so a malformed one gets our message, not HTTPBearer's.
     services: Services = request.app.state.services
-    return await authenticate(services, request.headers.get("authorization"))
+    authorization = request.headers.get("authorization")
+    if authorization is None and SESSION_COOKIE in request.cookies:  # the web pages' sign-in (CSRF-checked)
+        return await api_cookie_user(request)
+    return await authenticate(services, authorization)
 
 
 async def websocket_user(websocket: WebSocket) -> User:

@@ -174,7 +174,9 @@ def _count(services: Services) -> Callable[[str], None]:
 
 
 def _after(after: int | str | None, last_event_id: str | None) -> int:
-    name, raw = ("after", str(after)) if after is not None else ("Last-Event-ID", last_event_id)
+    # A reconnecting browser EventSource repeats its URL (?after=N) and adds Last-Event-ID: the header is newer.
+    name, raw = (("Last-Event-ID", last_event_id) if last_event_id
+                 else ("after", str(after)) if after is not None else ("after", None))
     if raw is None or raw == "":
         return 0
     try:

@@ -103,6 +103,14 @@ class UserStore:
         row = (await self._db.run(lambda conn: conn.execute(query))).one_or_none()
         return None if row is None else User(row.id, row.name, bool(row.is_admin), row.key_id)
 
+    async def user_of_key(self, key_id: str) -> User | None:
+        """The user of the key with this id while it is not revoked (web sessions end with their key)."""
+        query = (sa.select(users.c.id, users.c.name, users.c.is_admin, api_keys.c.id.label("key_id"))
+                 .join(users, users.c.id == api_keys.c.user_id)
+                 .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None)))
+        row = (await self._db.run(lambda conn: conn.execute(query))).one_or_none()
+        return None if row is None else User(row.id, row.name, bool(row.is_admin), row.key_id)
+
     async def get_user(self, user_id: str) -> User | None:
         query = sa.select(users.c.id, users.c.name, users.c.is_admin).where(users.c.id == user_id)
         row = (await self._db.run(lambda conn: conn.execute(query))).one_or_none()

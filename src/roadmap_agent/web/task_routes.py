@@ -1,0 +1,167 @@
+"""Pages of one task and its roadmap: live progress, retry and cancel, the review, the roadmap and downloads.
+
+The task page renders the steps so far and then follows ``GET /api/v1/tasks/{id}/events`` (SSE, with the session
+cookie); each event refreshes the ``/tasks/{id}/live`` fragment, so the steps are always rendered here, in the
+page's language. A reconnecting EventSource resumes after its Last-Event-ID.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from roadmap_agent.api.routes import ID_PATTERN
+from roadmap_agent.domain.models import ReviewDecision, Roadmap
+from roadmap_agent.domain.render import roadmap_to_markdown
+from roadmap_agent.errors import Conflict, RoadmapAgentError
+from roadmap_agent.services import Services
+from roadmap_agent.store.records import TaskRecord, TaskStatus
+from roadmap_agent.store.users import User
+from roadmap_agent.web.auth import check_csrf
+from roadmap_agent.web.graph import layout
+from roadmap_agent.web.i18n import Translator, page_language
+from roadmap_agent.web.pages import PageRoute, PageSession, redirect, render
+from roadmap_agent.web.sessions import Session
+from roadmap_agent.web.views import last_changes, schedule_rows, step_rows
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+TaskId = Annotated[str, PathParam(pattern=ID_PATTERN)]
+RoadmapId = Annotated[str, PathParam(pattern=ID_PATTERN)]
+ROADMAP_PREFIX = "rm-"  # workflow/graph.py: a roadmap's id is rm-<task id>
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+async def _task_context(request: Request, task_id: str, user: User) -> dict[str, Any]:
+    services = _services(request)
+    task = await services.store.get_task(task_id, user.id)
+    events = await services.store.events_after(task_id, 0)
+    return {"task": task, "rows": step_rows(events), "last_seq": events[-1].seq if events else 0,
+            "terminal": task.status.terminal}
+
+
+def _language_of(task: TaskRecord) -> Any:
+    return (task.intent or {}).get("language") or task.request.get("language")
+
+
+@router.get("/tasks/{task_id}")
+async def task_page(request: Request, task_id: TaskId, signed_in: PageSession) -> Response:
+    context = await _task_context(request, task_id, signed_in[0])
+    return render(request, "task.html", context, signed_in=signed_in, language=_language_of(context["task"]))
+
+
+@router.get("/tasks/{task_id}/live")
+async def task_live(request: Request, task_id: TaskId, signed_in: PageSession) -> Response:
+    context = await _task_context(request, task_id, signed_in[0])
+    return render(request, "_task_live.html", context, signed_in=signed_in, language=_language_of(context["task"]))
+
+
+@router.post("/tasks/{task_id}/retry")
+async def retry(request: Request, task_id: TaskId, signed_in: PageSession) -> Response:
+    check_csrf(request, signed_in[1], await request.form())
+    await _services(request).runner.retry(task_id, signed_in[0].id)
+    return redirect(f"/tasks/{task_id}")
+
+
+@router.post("/tasks/{task_id}/cancel")
+async def cancel(request: Request, task_id: TaskId, signed_in: PageSession) -> Response:
+    check_csrf(request, signed_in[1], await request.form())
+    await _services(request).runner.cancel(task_id, signed_in[0].id)
+    return redirect(f"/tasks/{task_id}")
+
+
+@router.get("/tasks/{task_id}/review")
+async def review_page(request: Request, task_id: TaskId, signed_in: PageSession) -> Response:
+    return await _review(request, task_id, signed_in)
+
+
+async def _review(request: Request, task_id: str, signed_in: tuple[User, Session], *, status: int = 200,
+                  notice: str | None = None, feedback: str = "") -> Response:
+    services = _services(request)
+    task = await services.store.get_task(task_id, signed_in[0].id)
+    if task.status != TaskStatus.HUMAN_REVIEW_PENDING and notice is None:
+        return redirect(f"/tasks/{task_id}")
+    draft = await services.store.draft_roadmap(task_id)
+    if draft is None and task.roadmap_id:
+        draft = await services.store.get_roadmap(task.roadmap_id, signed_in[0].id)
+    roadmap = Roadmap.model_validate(draft) if draft else None
+    events = await services.store.events_after(task_id, 0)
+    context = {"task": task, "notice": notice, "feedback": feedback, "changes": last_changes(events),
+               "pending": task.status == TaskStatus.HUMAN_REVIEW_PENDING, **_roadmap_context(request, roadmap, task)}
+    return render(request, "review.html", context, status=status, signed_in=signed_in,
+                  language=roadmap.language if roadmap else _language_of(task))
+
+
+@router.post("/tasks/{task_id}/review")
+async def review(request: Request, task_id: TaskId, signed_in: PageSession) -> Response:
+    user, session = signed_in
+    form = await request.form()
+    check_csrf(request, session, form)
+    services = _services(request)
+    task = await services.store.get_task(task_id, user.id)
+    t = Translator(page_language(request, _language_of(task)))
+    approved = form.get("decision") == "approve"
+    feedback = str(form.get("feedback") or "").strip()
+    if not approved and not feedback:
+        return await _review(request, task_id, signed_in, status=422, notice=t("review.need_feedback"))
+    if len(feedback) > services.settings.api.max_feedback_chars:
+        return await _review(request, task_id, signed_in, status=422, feedback=feedback,
+                             notice=t("review.too_long", n=services.settings.api.max_feedback_chars))
+    if str(form.get("review_round") or "") != str(task.review_round):
+        return await _review(request, task_id, signed_in, status=409, notice=t("review.conflict"))
+    try:
+        await services.runner.review(task_id, ReviewDecision(approved=approved, feedback=feedback or None), user.id)
+    except Conflict:
+        return await _review(request, task_id, signed_in, status=409, notice=t("review.conflict"))
+    return redirect(f"/tasks/{task_id}")
+
+
+def _roadmap_context(request: Request, roadmap: Roadmap | None, task: TaskRecord | None) -> dict[str, Any]:
+    if roadmap is None:
+        return {"roadmap": None}
+    start = task.updated_at if task else None
+    catalog = _services(request).catalog.concepts
+    names = {c: catalog[c].name.get(roadmap.language) for c in roadmap.assumed_known if c in catalog}
+    names.update({p: catalog[p].name.get(roadmap.language) for c in roadmap.concepts() for p in c.prerequisites
+                  if p in catalog})
+    names.update({c.id: c.name for c in roadmap.concepts()})
+    return {"roadmap": roadmap, "graph": layout(roadmap), "known": [names.get(c, c) for c in roadmap.assumed_known],
+            "in_roadmap": set(roadmap.concept_ids()), "names": names,
+            "weeks": schedule_rows(roadmap, start.date() if start else date.today())}
+
+
+async def _final(request: Request, roadmap_id: str, user: User) -> tuple[Roadmap, TaskRecord | None]:
+    services = _services(request)
+    body = await services.store.get_roadmap(roadmap_id, user.id)
+    try:
+        task: TaskRecord | None = await services.store.get_task(roadmap_id.removeprefix(ROADMAP_PREFIX), user.id)
+    except RoadmapAgentError:
+        task = None
+    return Roadmap.model_validate(body), task
+
+
+@router.get("/roadmaps/{roadmap_id}")
+async def roadmap_page(request: Request, roadmap_id: RoadmapId, signed_in: PageSession) -> Response:
+    roadmap, task = await _final(request, roadmap_id, signed_in[0])
+    return render(request, "roadmap.html", {"task": task, **_roadmap_context(request, roadmap, task)},
+                  signed_in=signed_in, language=roadmap.language)
+
+
+@router.get("/roadmaps/{roadmap_id}/roadmap.md")
+async def download_markdown(request: Request, roadmap_id: RoadmapId, signed_in: PageSession) -> Response:
+    roadmap, _ = await _final(request, roadmap_id, signed_in[0])
+    return PlainTextResponse(roadmap_to_markdown(roadmap), media_type="text/markdown; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{roadmap.id}.md"'})
+
+
+@router.get("/roadmaps/{roadmap_id}/roadmap.json")
+async def download_json(request: Request, roadmap_id: RoadmapId, signed_in: PageSession) -> Response:
+    body = await _services(request).store.get_roadmap(roadmap_id, signed_in[0].id)
+    return JSONResponse(body, headers={"Content-Disposition": f'attachment; filename="{roadmap_id}.json"'})
