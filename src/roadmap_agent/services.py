@@ -29,7 +29,8 @@ from roadmap_agent.llm.client import LLMClient
 from roadmap_agent.llm.fallback import open_planner
 from roadmap_agent.logging import get_logger
 from roadmap_agent.metrics import Metrics, counter, gauge
-from roadmap_agent.settings import API_QUEUE_POOL, Settings, redact_url
+from roadmap_agent.redaction import redact_url
+from roadmap_agent.settings import API_QUEUE_POOL, Settings
 from roadmap_agent.startup import wait_for_database
 from roadmap_agent.store.learning import LearningStore
 from roadmap_agent.store.repository import TaskStore

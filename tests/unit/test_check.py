@@ -17,9 +17,9 @@ from roadmap_agent.infra.check import (
     classify,
     endpoint_of,
     error_text,
-    redact,
     stops,
 )
+from roadmap_agent.redaction import redact_text
 
 PG_AT = 'connection failed: connection to server at "10.0.0.5", port 5432 failed: '
 # Messages as psycopg 3.3, redis-py 8.1, botocore 1.44 and httpx 0.28 word them (captured from real servers).
@@ -114,21 +114,21 @@ def test_an_unknown_error_still_gets_a_hint() -> None:
     ("Authorization: Bearer sk-live-abcdef123", "sk-live-abcdef123"),
 ])
 def test_secrets_in_driver_messages_are_redacted(text: str, secret: str) -> None:
-    cleaned = redact(text)
+    cleaned = redact_text(text)
     assert secret not in cleaned
     assert "***" in cleaned
 
 
 def test_known_secrets_are_redacted_wherever_they_appear_even_url_encoded() -> None:
-    cleaned = redact("server said: bad token p@ss/word! and p%40ss%2Fword%21", ("p@ss/word!",))
+    cleaned = redact_text("server said: bad token p@ss/word! and p%40ss%2Fword%21", ("p@ss/word!",))
     assert "p@ss/word!" not in cleaned
     assert "p%40ss%2Fword%21" not in cleaned
 
 
 def test_redaction_keeps_what_helps() -> None:
     text = 'connection to server at "127.0.0.1", port 5432 failed: FATAL:  password authentication failed'
-    assert redact(text) == text
-    assert redact("postgresql://app:pw@db:5432/x") == "postgresql://app:***@db:5432/x"
+    assert redact_text(text) == text
+    assert redact_text("postgresql://app:pw@db:5432/x") == "postgresql://app:***@db:5432/x"
 
 
 def test_error_text_of_a_botocore_error_names_the_code() -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from roadmap_agent.settings import Settings, redact_url
+from roadmap_agent.redaction import redact_url
+from roadmap_agent.settings import Settings
 
 
 def test_embedded_default_lives_under_the_home_folder(isolated_home: Path) -> None:

@@ -39,7 +39,8 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 from roadmap_agent.errors import BrokerUnavailable, ConfigurationError
 from roadmap_agent.events.bus import TASK_CHANNEL
 from roadmap_agent.logging import get_logger
-from roadmap_agent.settings import RedisSettings, redact_url
+from roadmap_agent.redaction import redact_url
+from roadmap_agent.settings import RedisSettings
 from roadmap_agent.store.records import Event
 
 BreakerState = Literal["closed", "open", "half_open"]
@@ -56,6 +57,7 @@ READ_TIMEOUT = 1.0  # one bounded pub/sub read; a quiet channel just loops
 CLOSE_TIMEOUT = 1.0  # closing never waits longer than this on a hung server
 LIVENESS_PING = "roadmap-agent-liveness"
 QUEUE_LIMIT = 1000
+DEFAULT_PORT = 6379
 
 log = get_logger(__name__)
 
@@ -117,18 +119,13 @@ class RedisConnection:
         self.settings = settings
         self.display_url = redact_url(url)
         parts = urlsplit(url)
-        self.address = f"{parts.hostname}:{parts.port or 6379}" if parts.hostname else parts.path  # unix://
+        self.address = f"{parts.hostname}:{parts.port or DEFAULT_PORT}" if parts.hostname else parts.path  # unix://
 
     @classmethod
     @asynccontextmanager
     async def from_settings(cls, settings: RedisSettings, url: str) -> AsyncIterator[RedisConnection]:
         """Open the client and ping once; Redis being down is logged and tolerated (start degraded)."""
-        try:
-            client = Redis.from_url(url, **client_options(settings))
-        except ValueError as exc:  # the URL itself, which may hold a password, stays out of the message
-            raise ConfigurationError(f"REDIS_URL (or REDIS_HOST/REDIS_PORT) is not a usable Redis URL: {exc}. "
-                                     "Expected redis://[:password@]host:port/db.") from exc
-        connection = cls(client, url, settings)
+        connection = cls(open_client(url, settings), url, settings)
         try:
             latency = await connection.ping()
         except BrokerUnavailable as exc:
@@ -157,6 +154,13 @@ class RedisConnection:
             async with asyncio.timeout(CLOSE_TIMEOUT):
                 await self.client.aclose()
 
+    async def server_version(self) -> str:
+        """``PING`` then ``INFO server``: the server's version (``check``'s round trip, driver errors unmapped
+        so that its diagnosis table reads redis-py's own words)."""
+        await self.client.ping()
+        info = await self.client.info("server")
+        return str(info.get("redis_version", "?"))
+
     def unavailable(self, action: str, exc: BaseException, deadline: float) -> BrokerUnavailable:
         if isinstance(exc, BrokerUnavailable):
             return exc
@@ -164,6 +168,15 @@ class RedisConnection:
         cause = detail if detail and not isinstance(exc, TimeoutError) else f"no answer within {deadline:g} s"
         return BrokerUnavailable(f"Redis at {self.address} is unavailable for {action} ({cause}). Live events "
                                  "fall back to the event log; check that Redis is running and reachable.")
+
+
+def open_client(url: str, settings: RedisSettings) -> Redis:
+    """The one way a redis-py client is built (the service's and ``check``'s)."""
+    try:
+        return Redis.from_url(url, **client_options(settings))
+    except ValueError as exc:  # the URL itself, which may hold a password, stays out of the message
+        raise ConfigurationError(f"REDIS_URL (or REDIS_HOST/REDIS_PORT) is not a usable Redis URL: {exc}. "
+                                 "Expected redis://[:password@]host:port/db.") from exc
 
 
 def client_options(settings: RedisSettings) -> dict[str, Any]:

@@ -88,15 +88,7 @@ class S3ArtifactStore:
     @classmethod
     @asynccontextmanager
     async def from_settings(cls, settings: StorageSettings) -> AsyncIterator[S3ArtifactStore]:
-        import boto3
-        from botocore.config import Config
-
-        config = Config(connect_timeout=settings.connect_timeout, read_timeout=settings.read_timeout,
-                        retries={"max_attempts": settings.max_attempts, "mode": "standard"},
-                        s3={"addressing_style": "path"})
-        secret = settings.secret_access_key.get_secret_value() if settings.secret_access_key else None
-        client = boto3.client("s3", endpoint_url=settings.endpoint_url, region_name=settings.region,
-                              aws_access_key_id=settings.access_key_id, aws_secret_access_key=secret, config=config)
+        client = s3_client(settings)
         store = cls(client, settings)
         try:
             await store.ping()
@@ -134,6 +126,19 @@ class S3ArtifactStore:
         except BotoCoreError as exc:
             raise StorageUnavailable(f"Cannot {verb} s3://{self.bucket}/{key} at {self.location} "
                                      f"({type(exc).__name__}). Is S3_ENDPOINT_URL reachable?") from exc
+
+
+def s3_client(settings: StorageSettings) -> Any:
+    """The one way a boto3 S3 client is built (the service's and ``check``'s): bounded timeouts and retries."""
+    import boto3  # boto3 costs ~0.5 s to import: only when S3 is configured
+    from botocore.config import Config
+
+    config = Config(connect_timeout=settings.connect_timeout, read_timeout=settings.read_timeout,
+                    retries={"max_attempts": settings.max_attempts, "mode": "standard"},
+                    s3={"addressing_style": "path"})
+    secret = settings.secret_access_key.get_secret_value() if settings.secret_access_key else None
+    return boto3.client("s3", endpoint_url=settings.endpoint_url, region_name=settings.region,
+                        aws_access_key_id=settings.access_key_id, aws_secret_access_key=secret, config=config)
 
 
 _S3_HINTS = {

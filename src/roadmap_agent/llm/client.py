@@ -28,8 +28,8 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from roadmap_agent.deadline import Deadline, DeadlineExceeded
 from roadmap_agent.errors import LLMUnavailable
 from roadmap_agent.logging import get_logger
-from roadmap_agent.redaction import shorten
-from roadmap_agent.settings import LLMSettings, redact_url
+from roadmap_agent.redaction import redact_url, shorten
+from roadmap_agent.settings import LLMSettings
 
 log = get_logger(__name__)
 
@@ -84,6 +84,15 @@ class LLMClient:
             await self._client.with_options(timeout=self.settings.connect_timeout).models.list()
         except openai.OpenAIError as exc:
             raise self._unavailable(exc, "GET /models", 1) from None
+
+    async def list_models(self) -> tuple[list[str], str | None]:
+        """``GET /models`` within the read timeout: the model ids offered, and the server's ``Server`` header."""
+        try:
+            response = await self._client.models.with_raw_response.list()
+        except openai.OpenAIError as exc:
+            raise self._unavailable(exc, "GET /models", 1) from None
+        page = response.parse()
+        return [str(model.id) for model in page.data], response.headers.get("server")
 
     async def close(self) -> None:
         await self._client.close()
@@ -194,7 +203,7 @@ class LLMClient:
         elif isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
             message = f"{where} rejected the API key (HTTP {exc.status_code}). Check LLM_API_KEY."
         elif isinstance(exc, openai.NotFoundError):
-            message = (f"{where} answered 404 for {step}: check LLM_BASE_URL (usually ends in /v1) and the "
+            message = (f"{where} answered HTTP 404 for {step}: check LLM_BASE_URL (usually ends in /v1) and the "
                        "model name (LLM_MODEL or the step's LLM_MODEL_*).")
         elif isinstance(exc, openai.APIStatusError):
             message = f"{where} answered HTTP {exc.status_code} for {step}{tries}: {self._scrub(exc.message)}"
