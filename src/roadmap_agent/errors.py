@@ -13,6 +13,8 @@
     │   ├── NotAwaitingReview
     │   ├── DecisionAlreadyMade
     │   ├── NotRetryable
+    │   ├── AlreadyExists              a write hit a unique key (mapped from the driver by infra/database.py;
+    │   │                              the store decides what it means: an idempotent retry, a race lost)
     │   └── PreconditionFailed    412  If-Match names a revision that is no longer the current one
     ├── TaskCancelled                  raised inside a run at a step boundary (never reaches HTTP)
     ├── RunSuperseded                  raised inside a run another worker has taken over (never reaches HTTP)
@@ -96,6 +98,10 @@ class DecisionAlreadyMade(Conflict):
 
 class NotRetryable(Conflict):
     code = "not_retryable"
+
+
+class AlreadyExists(Conflict):
+    code = "already_exists"
 
 
 class PreconditionFailed(Conflict):

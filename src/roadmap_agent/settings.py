@@ -19,7 +19,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from roadmap_agent.redaction import redact_url
 
 DEFAULT_HOME = Path("~/.roadmap-agent")
-__all__ = ["redact_url"]  # re-exported: the one redaction function lives in redaction.py
 
 
 def encode_userinfo(url: str) -> str:
@@ -86,20 +85,6 @@ class DatabaseSettings(BaseSettings):
     checkpoint_pool_size: int = Field(default=10, ge=1)
     pgbouncer: bool = Field(default=False, description="Disable prepared statements (transaction pooling).")
     sqlite_busy_timeout: float = 10.0
-
-    def libpq_options(self) -> dict[str, Any]:
-        """Connection keyword arguments for psycopg (all real libpq parameters)."""
-        return {
-            "connect_timeout": self.connect_timeout,
-            "keepalives": 1,
-            "keepalives_idle": self.keepalives_idle,
-            "keepalives_interval": self.keepalives_interval,
-            "keepalives_count": self.keepalives_count,
-            "tcp_user_timeout": self.tcp_user_timeout_ms,
-            "application_name": self.application_name,
-            "options": f"-c statement_timeout={self.statement_timeout_ms} "
-                       f"-c idle_in_transaction_session_timeout={self.idle_in_transaction_timeout_ms}",
-        }
 
     def server_url(self) -> str | None:
         """The PostgreSQL URL (with password), or None in embedded mode."""

@@ -10,8 +10,8 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from roadmap_agent.infra.checkpointer import libpq_url
 from roadmap_agent.infra.database import Database
+from roadmap_agent.infra.postgres import connection_options, libpq_url
 from roadmap_agent.settings import DatabaseSettings
 
 pytestmark = pytest.mark.integration
@@ -33,7 +33,7 @@ async def test_a_session_stuck_in_a_transaction_frees_its_row_locks_in_5_s(pg_se
             return str((await conn.execute(sa.text("SHOW idle_in_transaction_session_timeout"))).scalar())
 
         assert await database.run(show) == "5s"
-        frozen = await psycopg.AsyncConnection.connect(libpq_url(url), **settings.libpq_options())
+        frozen = await psycopg.AsyncConnection.connect(libpq_url(url), **connection_options(settings))
         try:
             await frozen.execute("BEGIN")
             await frozen.execute("UPDATE tasks_probe SET epoch = epoch + 1 WHERE id = 1")  # then nothing more

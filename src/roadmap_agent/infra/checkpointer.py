@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -39,17 +38,17 @@ from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout, TooManyRequests
 from tenacity import retry, retry_if_result, wait_random
 
-from roadmap_agent.deadline import Deadline, DeadlineExceeded
 from roadmap_agent.errors import CheckpointerUnavailable
-from roadmap_agent.infra import datadir
-from roadmap_agent.settings import DatabaseSettings, Settings, redact_url
+from roadmap_agent.infra import datadir, postgres
+from roadmap_agent.infra.postgres import host_port, libpq_url
+from roadmap_agent.redaction import redact_text, redact_url
+from roadmap_agent.settings import DatabaseSettings, Settings
 
 T = TypeVar("T")
 Pool = AsyncConnectionPool[AsyncConnection[DictRow]]
 
 # Any 64-bit constant will do: every roadmap-agent process takes it while creating the checkpoint tables.
 SETUP_LOCK_ID = 0x726D6170636B7074  # "rmapckpt"
-_DRIVER_SUFFIX = re.compile(r"^(postgres(?:ql)?)\+\w+://")
 # setup() runs on the connection holding the advisory lock; every other call takes its own from the pool.
 _PINNED: ContextVar[AsyncConnection[DictRow] | None] = ContextVar("checkpoint_setup_connection", default=None)
 
@@ -94,11 +93,12 @@ class Checkpointer:
             conninfo, min_size=1, max_size=settings.checkpoint_pool_size, open=False, name="checkpointer",
             check=AsyncConnectionPool.check_connection, timeout=settings.pool_timeout,
             max_waiting=settings.pool_max_waiting, max_lifetime=settings.pool_recycle,
-            max_idle=settings.pool_recycle, kwargs=connection_kwargs(settings),
+            max_idle=settings.pool_recycle, kwargs=postgres.connection_options(settings, autocommit=True,
+                                                                               dict_rows=True),
         )
         saver = PooledPostgresSaver(pool, where=where, operation_timeout=settings.operation_timeout)
         try:
-            await _open(pool, conninfo, settings)
+            await _open(pool, url, settings)
             await saver.setup()
         except BaseException as exc:
             await saver.aclose()
@@ -156,7 +156,10 @@ class PooledPostgresSaver(AsyncPostgresSaver):
         self.where = where
         self.operation_timeout = operation_timeout
         # Late calls are cancelled in the background: psycopg then sends the server a cancel request.
-        self._deadline = Deadline(cancel_late=True)
+        self._boundary = postgres.Boundary(
+            "Checkpoint database", where, operation_timeout, error=CheckpointerUnavailable, cancel_late=True,
+            overload=((PoolTimeout, TooManyRequests), "DB_CHECKPOINT_POOL_SIZE (the server's max_connections "
+                                                       "permitting) or DB_POOL_MAX_WAITING"))
 
     @asynccontextmanager
     async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[AsyncCursor[DictRow]]:
@@ -217,29 +220,17 @@ class PooledPostgresSaver(AsyncPostgresSaver):
         stats = self.pool.get_stats()
         size, idle = stats.get("pool_size", 0), stats.get("pool_available", 0)
         return {"in_use": float(size - idle), "idle": float(idle), "waiting": float(stats.get("requests_waiting", 0)),
-                "abandoned": float(len(self._deadline.pending))}
+                "abandoned": float(self._boundary.pending)}
 
     async def aclose(self) -> None:
         """Cancel calls abandoned after a timeout, then close the pool (bounded)."""
-        for late in list(self._deadline.pending):
+        for late in list(self._boundary.deadline.pending):
             late.cancel()
         await self.pool.close(timeout=2)
 
     async def _bounded(self, operation: Awaitable[T]) -> T:
         # Its own task, so neither our deadline nor the caller's cancellation waits for psycopg's clean-up.
-        try:
-            return await self._deadline.run(operation, self.operation_timeout)
-        except DeadlineExceeded:
-            raise CheckpointerUnavailable(
-                f"Checkpoint database at {self.where} did not answer within {self.operation_timeout:g} s "
-                "(DB_OPERATION_TIMEOUT). Is the server overloaded or stopped?") from None
-        except (PoolTimeout, TooManyRequests) as exc:
-            raise CheckpointerUnavailable(
-                f"Checkpoint database at {self.where} is overloaded ({_cause(exc)}). Retry shortly, or raise "
-                "DB_CHECKPOINT_POOL_SIZE (the server's max_connections permitting) or DB_POOL_MAX_WAITING.") from exc
-        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-            raise CheckpointerUnavailable(f"Checkpoint database at {self.where} is unavailable ({_cause(exc)}). "
-                                          "Check that it is running and reachable, then retry.") from exc
+        return await self._boundary.call(operation)
 
 
 @asynccontextmanager
@@ -265,46 +256,20 @@ async def _collect(items: AsyncIterator[T]) -> list[T]:
     return [item async for item in items]
 
 
-async def _open(pool: Pool, conninfo: str, settings: DatabaseSettings) -> None:
+async def _open(pool: Pool, url: str, settings: DatabaseSettings) -> None:
     # One direct connection first: it fails fast with libpq's reason ("Connection refused", "password
-    # authentication failed"), where a pool that cannot fill itself only says it timed out.
+    # authentication failed"), where a pool that cannot fill itself only says it timed out. Checkpoint
+    # connections need autocommit and dict rows: ``setup()`` fails without them.
     deadline = settings.connect_timeout + 1
     async with asyncio.timeout(deadline):
-        probe = await AsyncConnection.connect(conninfo, **connection_kwargs(settings))
+        probe = await postgres.connect(url, settings, autocommit=True, dict_rows=True)
     await probe.close()
     await pool.open(wait=True, timeout=deadline)
 
 
-def connection_kwargs(settings: DatabaseSettings) -> dict[str, Any]:
-    """What every checkpoint connection needs: ``setup()`` fails without autocommit and dict rows."""
-    kwargs: dict[str, Any] = {"autocommit": True, "row_factory": dict_row, **settings.libpq_options()}
-    if settings.pgbouncer:
-        kwargs["prepare_threshold"] = None  # None = never prepare (0 would mean "always")
-    return kwargs
-
-
-def libpq_url(url: str) -> str:
-    """``postgresql+psycopg://...`` (SQLAlchemy style) -> ``postgresql://...`` for libpq."""
-    return _DRIVER_SUFFIX.sub(r"\1://", url, count=1)
-
-
-def host_port(url: str) -> str:
-    parts = urlsplit(libpq_url(url))
-    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
-
-
-def _cause(exc: BaseException) -> str:
-    text = str(exc).strip()
-    if text:
-        return text.splitlines()[0]
-    return "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
-
-
 def _unreachable(where: str, url: str, exc: BaseException) -> CheckpointerUnavailable:
-    cause = _cause(exc)
     password = urlsplit(libpq_url(url)).password
-    for secret in {password, unquote(password)} if password else ():
-        cause = cause.replace(secret, "***")
+    cause = redact_text(postgres.first_line(exc), (password, unquote(password)) if password else ())
     return CheckpointerUnavailable(
         f"Cannot open the checkpoint database (PostgreSQL) at {where} ({cause}). Check that the server is "
         "running and reachable and that DATABASE_URL (or POSTGRES_HOST, POSTGRES_PORT and the credentials) "

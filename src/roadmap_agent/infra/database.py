@@ -25,16 +25,15 @@ from typing import IO, Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from roadmap_agent.deadline import Deadline, DeadlineExceeded
-from roadmap_agent.errors import DatabaseUnavailable
-from roadmap_agent.infra import datadir
+from roadmap_agent.errors import AlreadyExists, DatabaseUnavailable, DependencyUnavailable
+from roadmap_agent.infra import datadir, postgres
 from roadmap_agent.logging import get_logger
-from roadmap_agent.redaction import redact_text
-from roadmap_agent.settings import DatabaseSettings, redact_url
+from roadmap_agent.redaction import redact_url
+from roadmap_agent.settings import DatabaseSettings
 
 T = TypeVar("T")
 Work = Callable[[AsyncConnection], Awaitable[T]]
@@ -55,7 +54,9 @@ class Database:
         self.where = self._where(url)
         self._capacity = settings.pool_size + settings.pool_max_overflow + settings.pool_max_waiting
         self._in_flight = 0
-        self._deadline = Deadline()  # late operations are left to finish, never cancelled half-way
+        # Late operations are left to finish, never cancelled half-way; driver errors are mapped in _execute.
+        self._boundary = postgres.Boundary("Database", self.where, settings.operation_timeout, cancel_late=False,
+                                           driver_errors=())
         self._probe_engine: AsyncEngine | None = None  # PostgreSQL: one connection of its own for health probes
 
     @classmethod
@@ -76,13 +77,9 @@ class Database:
                                       f"+ {self.settings.pool_max_waiting} waiting). Retry shortly, or raise "
                                       "DB_POOL_MAX_WAITING.")
         # A parameter, not the caller's asyncio.timeout(): cancelling from outside would wait for the clean-up.
-        deadline = deadline or self.settings.operation_timeout
         self._in_flight += 1
         try:
-            return await self._deadline.run(self._execute(work, write), deadline)
-        except DeadlineExceeded:
-            raise DatabaseUnavailable(f"Database at {self.where} did not answer within {deadline:g} s "
-                                      "(DB_OPERATION_TIMEOUT). Is the server overloaded or stopped?") from None
+            return await self._boundary.call(self._execute(work, write), deadline)
         finally:
             self._in_flight -= 1
 
@@ -96,6 +93,8 @@ class Database:
             raise DatabaseUnavailable(f"No free database connection to {self.where} within "
                                       f"{self.settings.pool_timeout:g} s (DB_POOL_TIMEOUT); the pool of "
                                       f"{engine.pool.size()} is busy.") from exc  # type: ignore[attr-defined]
+        except IntegrityError as exc:  # not the server failing: the store decides what a duplicate means
+            raise AlreadyExists(f"A row with that key exists already ({postgres.first_line(exc)}).") from exc
         except (OperationalError, InterfaceError) as exc:
             raise self._unavailable(exc) from exc
 
@@ -117,7 +116,7 @@ class Database:
     def pool_stats(self) -> dict[str, float]:
         """Connections in use / idle / overflow, and operations in flight (for metrics)."""
         pool: Any = self.engine.pool
-        stats = {"in_flight": float(self._in_flight), "abandoned": float(len(self._deadline.pending))}
+        stats = {"in_flight": float(self._in_flight), "abandoned": float(self._boundary.pending)}
         if hasattr(pool, "checkedout"):
             in_use = float(pool.checkedout())
             stats.update(in_use=in_use, idle=float(pool.checkedin()), overflow=float(max(0, pool.overflow())),
@@ -128,25 +127,23 @@ class Database:
         # Give abandoned operations a moment to unwind; connections stuck on a hung server are not
         # closed (that would wait on the server too), only dropped from the pool.
         # SQLite operations end within the busy timeout; a PostgreSQL one may wait on a hung server: 1 s.
-        await self._deadline.drain(self.settings.sqlite_busy_timeout + 1 if self.is_sqlite else 1.0)
-        await self.engine.dispose(close=not self._deadline.pending)
+        await self._boundary.deadline.drain(self.settings.sqlite_busy_timeout + 1 if self.is_sqlite else 1.0)
+        await self.engine.dispose(close=not self._boundary.pending)
         if self._probe_engine is not None:  # a probe still out on a hung server keeps its connection
             await self._probe_engine.dispose(close=not self._probe_engine.pool.checkedout())  # type: ignore[attr-defined]
 
-    def _unavailable(self, exc: DBAPIError) -> DatabaseUnavailable:
-        cause = str(exc.orig).strip().splitlines()[0] if exc.orig and str(exc.orig).strip() else type(exc).__name__
-        if self.is_sqlite and "disk is full" in cause:
+    def _unavailable(self, exc: DBAPIError) -> DependencyUnavailable:
+        if self.is_sqlite and "disk is full" in postgres.first_line(exc):
             return DatabaseUnavailable("The disk holding the data folder is full (SQLite: database or disk is "
                                        "full). Free some space; runs continue or can be retried after that.")
-        return DatabaseUnavailable(f"Database at {self.where} is unavailable ({redact_text(cause)}). "
-                                   "Check that it is running and reachable, then retry.")
+        return self._boundary.unavailable(exc)
 
     @staticmethod
     def _where(url: str) -> str:
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite":
             return parsed.database or ":memory:"
-        return f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
+        return postgres.host_port(url)
 
 
 async def _select_one(conn: AsyncConnection) -> None:
@@ -162,9 +159,7 @@ def _create_engine(url: str, settings: DatabaseSettings) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": settings.sqlite_busy_timeout})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    connect_args: dict[str, Any] = settings.libpq_options()
-    if settings.pgbouncer:
-        connect_args["prepare_threshold"] = None  # None = never prepare (0 would mean "always")
+    connect_args = postgres.connection_options(settings)
     return create_async_engine(
         url, pool_size=settings.pool_size, max_overflow=settings.pool_max_overflow,
         pool_timeout=settings.pool_timeout, pool_recycle=settings.pool_recycle, pool_pre_ping=True,

@@ -35,9 +35,8 @@ from procrastinate.jobs import Job
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from procrastinate.worker import Worker
 
-from roadmap_agent.deadline import Deadline, DeadlineExceeded
 from roadmap_agent.errors import DatabaseUnavailable, DependencyUnavailable
-from roadmap_agent.infra.checkpointer import host_port, libpq_url
+from roadmap_agent.infra import postgres
 from roadmap_agent.logging import get_logger
 from roadmap_agent.settings import DatabaseSettings, WorkerSettings
 
@@ -58,7 +57,13 @@ SELECT t.id FROM tasks t
  ORDER BY t.updated_at
  LIMIT 100
 """
-COUNTS_SQL = "SELECT status::text AS status, count(*) AS n FROM procrastinate_jobs GROUP BY status"
+
+
+def schema_sql() -> str:
+    """The queue's own tables and functions, as the pinned procrastinate version creates them (migration 0003)."""
+    from procrastinate.schema import SchemaManager
+
+    return SchemaManager.get_schema()
 
 
 class JitteredRetry(BaseRetryStrategy):
@@ -81,7 +86,10 @@ class RunQueue:
         self.settings = settings
         self.where = where
         self.operation_timeout = operation_timeout
-        self._deadline = Deadline(cancel_late=True)
+        self._boundary = postgres.Boundary(
+            "The run queue on PostgreSQL", where, operation_timeout, cancel_late=True,
+            driver_errors=(pexc.ConnectorException, psycopg.Error, OSError),
+            passthrough=(pexc.AlreadyEnqueued, pexc.UniqueViolation))  # answers, not failures
         self._body: JobBody | None = None
         self.requeued_stalled = 0
         self.requeued_orphans = 0
@@ -91,14 +99,13 @@ class RunQueue:
     async def from_settings(cls, url: str, database: DatabaseSettings, settings: WorkerSettings, *,
                             pool_size: int = 2) -> AsyncIterator[RunQueue]:
         """A queue client with its own small pool (workers: concurrency + the listener, heartbeat, sweep)."""
-        kwargs: dict[str, Any] = dict(database.libpq_options())
-        if database.pgbouncer:
-            kwargs["prepare_threshold"] = None
         connector = procrastinate.PsycopgConnector(
-            conninfo=libpq_url(url), min_size=1, max_size=pool_size, kwargs=kwargs, name="run-queue",
+            conninfo=postgres.libpq_url(url), min_size=1, max_size=pool_size,
+            kwargs=postgres.connection_options(database), name="run-queue",
             timeout=database.pool_timeout, max_waiting=database.pool_max_waiting,
             max_lifetime=database.pool_recycle, max_idle=database.pool_recycle)
-        queue = cls(procrastinate.App(connector=connector), settings, host_port(url), database.operation_timeout)
+        queue = cls(procrastinate.App(connector=connector), settings, postgres.host_port(url),
+                    database.operation_timeout)
         try:
             await queue._bounded(connector.open_async(), database.connect_timeout + 2)
         except DependencyUnavailable as exc:
@@ -132,10 +139,6 @@ class RunQueue:
 
     async def ping(self) -> None:
         await self._bounded(self.app.connector.execute_query_one_async("SELECT 1 AS ok"))
-
-    async def job_counts(self) -> dict[str, int]:
-        rows = await self._bounded(self.app.connector.execute_query_all_async(COUNTS_SQL))
-        return {str(r["status"]): int(r["n"]) for r in rows}
 
     # -- recovery (every worker) ---------------------------------------------------------------------
 
@@ -214,16 +217,7 @@ class RunQueue:
             await asyncio.gather(sweeper, return_exceptions=True)
 
     async def _bounded(self, operation: Awaitable[Any], seconds: float | None = None) -> Any:
-        try:
-            return await self._deadline.run(operation, seconds or self.operation_timeout)
-        except DeadlineExceeded:
-            raise DatabaseUnavailable(f"The run queue on PostgreSQL at {self.where} did not answer within "
-                                      f"{seconds or self.operation_timeout:g} s (DB_OPERATION_TIMEOUT).") from None
-        except (pexc.ConnectorException, psycopg.Error, OSError) as exc:
-            if isinstance(exc, pexc.AlreadyEnqueued | pexc.UniqueViolation):
-                raise
-            raise DatabaseUnavailable(f"The run queue on PostgreSQL at {self.where} failed: "
-                                      f"{_describe(exc)}") from None
+        return await self._boundary.call(operation, seconds)
 
 
 class _Worker(Worker):
@@ -268,5 +262,4 @@ async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
 
 def _describe(exc: BaseException) -> str:
     cause = exc.__cause__ or exc
-    text = str(cause).strip().splitlines()
-    return f"{type(cause).__name__}: {text[0]}" if text else type(cause).__name__
+    return f"{type(cause).__name__}: {postgres.first_line(cause)}"

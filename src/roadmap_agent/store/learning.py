@@ -15,11 +15,10 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from roadmap_agent.domain.progress import ItemProgress
-from roadmap_agent.errors import Conflict, PreconditionFailed, RoadmapNotFound
+from roadmap_agent.errors import AlreadyExists, Conflict, PreconditionFailed, RoadmapNotFound
 from roadmap_agent.infra.database import Database
 from roadmap_agent.store.records import as_utc, utcnow
 from roadmap_agent.store.tables import (
@@ -161,7 +160,7 @@ class LearningStore:
 
         try:
             await self._db.run(insert, write=True)
-        except IntegrityError:
+        except AlreadyExists:
             pass  # started by a concurrent request
         record = await self.learning(roadmap_id, owner)
         if record is None:
@@ -258,7 +257,7 @@ class LearningStore:
             try:
                 return await self._db.run(lambda conn: self._update(conn, roadmap_id, owner, concept_id, change,
                                                                     if_match), write=True)
-            except (IntegrityError, _Changed):
+            except (AlreadyExists, _Changed):
                 continue  # a concurrent first update inserted the row: update it instead
         raise Conflict(f"Progress of {concept_id} kept changing under this update; retry it.")
 
@@ -319,7 +318,7 @@ class LearningStore:
             await self._db.run(lambda conn: conn.execute(review_cards.insert().values(
                 roadmap_id=roadmap_id, concept_id=concept_id, owner=owner, name=name, card=card, due=due,
                 reviews=0, updated_at=utcnow())), write=True)
-        except IntegrityError:
+        except AlreadyExists:
             return False
         return True
 

@@ -15,10 +15,16 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from roadmap_agent.errors import DecisionAlreadyMade, NotAwaitingReview, RoadmapNotFound, RunSuperseded, TaskNotFound
+from roadmap_agent.errors import (
+    AlreadyExists,
+    DecisionAlreadyMade,
+    NotAwaitingReview,
+    RoadmapNotFound,
+    RunSuperseded,
+    TaskNotFound,
+)
 from roadmap_agent.infra.database import Database
 from roadmap_agent.store.records import Decision, Event, EventType, TaskRecord, TaskStatus, as_utc, utcnow
 from roadmap_agent.store.tables import review_decisions, roadmaps, task_events, tasks
@@ -80,7 +86,7 @@ class TaskStore:
                   "idempotency_key": idempotency_key, "created_at": now, "updated_at": now}
         try:
             await self._db.run(lambda conn: conn.execute(tasks.insert().values(**values)), write=True)
-        except IntegrityError:
+        except AlreadyExists:
             if idempotency_key is None:
                 raise
             existing = await self._by_idempotency_key(owner, idempotency_key)
@@ -190,7 +196,7 @@ class TaskStore:
 
         try:
             await self._db.run(work, write=True)
-        except IntegrityError as exc:
+        except AlreadyExists as exc:
             raise DecisionAlreadyMade(
                 f"Review round {review_round} of task {task_id} has already been decided. "
                 "Wait for the edited roadmap and review that one.") from exc

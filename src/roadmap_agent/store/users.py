@@ -21,10 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from roadmap_agent.errors import InvalidRequest, NotFound
+from roadmap_agent.errors import AlreadyExists, InvalidRequest, NotFound
 from roadmap_agent.infra.database import Database
 from roadmap_agent.store.records import as_utc, utcnow
 from roadmap_agent.store.tables import api_keys, users
@@ -163,7 +162,7 @@ async def ensure_local_key(store: UserStore, key_file: Path) -> None:
         return
     key = None
     if await store.get_user(LOCAL_USER_ID) is None:
-        with contextlib.suppress(IntegrityError):  # another process created it first
+        with contextlib.suppress(AlreadyExists):  # another process created it first
             _, key = await store.create_user("local", is_admin=True, user_id=LOCAL_USER_ID)
     key = key or await store.create_key(LOCAL_USER_ID)
     await asyncio.to_thread(_write_key_file, key_file, key)

@@ -26,11 +26,11 @@ def upgrade() -> None:
         batch.add_column(sa.Column("worker", sa.String(128)))
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
-        from procrastinate.schema import SchemaManager
+        from roadmap_agent.infra.queue import schema_sql  # the queue's driver stays inside infra/
 
         exists = bind.execute(sa.text("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")).scalar()
         if not exists:
-            bind.exec_driver_sql(SchemaManager.get_schema().replace("%", "%%"))
+            bind.exec_driver_sql(schema_sql().replace("%", "%%"))
 
 
 def downgrade() -> None:
