@@ -16,12 +16,12 @@ from prometheus_client.core import Metric
 
 from roadmap_agent.domain.catalog import Catalog, load_catalog
 from roadmap_agent.events.bus import EventBus, EventLog, InProcessBus
+from roadmap_agent.events.redis_bus import RedisBus
 from roadmap_agent.health import Prober
 from roadmap_agent.infra import datadir
 from roadmap_agent.infra.checkpointer import Checkpointer
 from roadmap_agent.infra.database import Database, migrate
 from roadmap_agent.infra.queue import RunQueue
-from roadmap_agent.infra.redis import RedisBus
 from roadmap_agent.infra.storage import ArtifactStore, LocalArtifactStore, S3ArtifactStore
 from roadmap_agent.learning import Learning
 from roadmap_agent.llm.base import Planner
@@ -91,7 +91,7 @@ async def open_services(settings: Settings, *, recover: bool = False, role: str 
         users = UserStore(database)
         if settings.embedded:  # zero setup: the local user and its key (in $ROADMAP_AGENT_HOME/api-key)
             await ensure_local_key(users, settings.api_key_file())
-        events = EventLog(store, bus, metrics, background=isinstance(bus, RedisBus))
+        events = EventLog(store, bus, metrics, background=bus.remote)
         stack.push_async_callback(events.aclose)
         catalog = load_catalog()
         planner, llm = await stack.enter_async_context(open_planner(settings, catalog))
@@ -165,9 +165,8 @@ def _prober(settings: Settings, database: Database, checkpointer: Checkpointer |
         folder, minimum = settings.data_dir, resilience.min_free_mb
         prober.add("disk", lambda: asyncio.to_thread(datadir.check_free_space, folder, minimum), required=True,
                    target="data folder")
-    if isinstance(bus, RedisBus):
-        url = settings.redis.server_url() or ""
-        prober.add("redis", bus.ping, required=False, target=redact_url(url))
+    if bus.remote:
+        prober.add("redis", bus.ping, required=False, target=bus.target)
     if llm is not None:  # optional: the offline planner answers while it is down; pinged sparingly (GET /models)
         prober.add("llm", llm.ping, required=False, target=llm.target, every=settings.llm.probe_interval,
                    timeout=min(settings.llm.connect_timeout, LLM_PROBE_TIMEOUT))
@@ -192,10 +191,9 @@ def live_metrics(services: Services) -> Iterable[Metric]:
     if services.checkpointer is not None:
         yield gauge("roadmap_checkpointer_pool_connections", "Checkpointer pool connections by state.",
                     [({"state": k}, v) for k, v in services.checkpointer.pool_stats().items()])
-    if isinstance(services.bus, RedisBus):
-        bus = services.bus
+    if (bus := services.bus.stats()) is not None:
         yield gauge("roadmap_redis_breaker_state", "Circuit breaker on Redis publishes (1 = current state).",
-                    [({"state": s}, float(s == bus.breaker.state)) for s in BREAKER_STATES])
+                    [({"state": s}, float(s == bus.breaker_state)) for s in BREAKER_STATES])
         yield counter("roadmap_redis_publishes", "Redis publishes: published, failed, skipped (breaker open).",
                       [({"result": "published"}, bus.published), ({"result": "failed"}, bus.failed),
                        ({"result": "skipped_open"}, bus.skipped_open)])

@@ -17,10 +17,11 @@ from devservices import RedisServer, free_port
 from structlog.testing import capture_logs
 
 from roadmap_agent.errors import BrokerUnavailable
-from roadmap_agent.events.bus import TASK_CHANNEL, EventLog
+from roadmap_agent.events.bus import EventLog
+from roadmap_agent.events.redis_bus import RedisBus
 from roadmap_agent.events.stream import stream_events
 from roadmap_agent.infra.database import Database, migrate
-from roadmap_agent.infra.redis import RedisBus, RedisConnection
+from roadmap_agent.infra.redis import TASK_CHANNEL, RedisConnection
 from roadmap_agent.settings import RedisSettings, Settings
 from roadmap_agent.store.records import Event, EventType, utcnow
 from roadmap_agent.store.repository import TaskStore

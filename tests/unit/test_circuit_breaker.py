@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from roadmap_agent.infra.redis import CircuitBreaker
+from roadmap_agent.breaker import CircuitBreaker
 
 
 class FakeClock:

@@ -11,11 +11,11 @@ import httpx2  # openai 3.x transport: its exceptions carry httpx2 requests and 
 import openai
 import pytest
 
+from roadmap_agent.breaker import CircuitBreaker
 from roadmap_agent.domain.catalog import load_catalog
 from roadmap_agent.domain.changes import EditReport
 from roadmap_agent.domain.models import Intent, LearnerRequest, Roadmap
 from roadmap_agent.errors import InvalidModelOutput, LLMUnavailable
-from roadmap_agent.infra.redis import CircuitBreaker
 from roadmap_agent.llm.answers import IntentAnswer
 from roadmap_agent.llm.base import PlannerNote, collect_notes
 from roadmap_agent.llm.client import Completion, is_transient, retry_after

@@ -2,7 +2,9 @@
 
 ``EventLog.emit`` appends to ``task_events`` (the truth) and only then publishes on the bus (the fast path).
 A publish failure is logged and counted, never raised: subscribers re-read the table and miss nothing.
-``InProcessBus`` is the embedded default; a Redis bus implements the same ``EventBus`` protocol.
+``InProcessBus`` is the embedded default; ``RedisBus`` (``events/redis_bus.py``) implements the same
+``EventBus`` protocol in server mode, and says through it what callers need to know about a remote bus
+(``remote``, ``target``, ``ping``, ``stats``) without asking which class it is.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from roadmap_agent.logging import get_logger
@@ -18,14 +21,41 @@ from roadmap_agent.metrics import Metrics
 from roadmap_agent.store.records import Event, EventType
 from roadmap_agent.store.repository import TaskStore
 
-TASK_CHANNEL = "roadmap:task:{task_id}"
 _QUEUE_LIMIT = 1000
 _OUTBOX_LIMIT = 10_000
 
 log = get_logger(__name__)
 
 
+@dataclass(frozen=True)
+class BusStats:
+    """A remote bus's publishes so far and its circuit breaker (for metrics)."""
+
+    breaker_state: str
+    published: int
+    failed: int
+    skipped_open: int
+
+
 class EventBus(Protocol):
+    @property
+    def remote(self) -> bool:
+        """Publishing crosses the network (may be slow or fail), so it is done off the caller's path."""
+        ...
+
+    @property
+    def target(self) -> str:
+        """Where events go, secret-free (for health)."""
+        ...
+
+    async def ping(self) -> float:
+        """Round-trip time in seconds; raises when the bus cannot be reached."""
+        ...
+
+    def stats(self) -> BusStats | None:
+        """Counters of a remote bus, or None."""
+        ...
+
     async def publish(self, event: Event) -> bool:
         """Hand ``event`` to live subscribers; False if skipped on purpose (a breaker open), raise on failure."""
         ...
@@ -40,8 +70,17 @@ class EventBus(Protocol):
 class InProcessBus:
     """Fan-out inside one process. A slow subscriber's full queue drops live events; it refills from the log."""
 
+    remote = False
+    target = "in-process"
+
     def __init__(self) -> None:
         self._queues: dict[str, set[asyncio.Queue[Event]]] = defaultdict(set)
+
+    async def ping(self) -> float:
+        return 0.0
+
+    def stats(self) -> BusStats | None:
+        return None
 
     async def publish(self, event: Event) -> bool:
         for queue in list(self._queues.get(event.task_id, ())):

@@ -1,16 +1,16 @@
-"""Redis pub/sub: the fast, best-effort fan-out of task events across processes (the only module importing redis).
+"""Redis pub/sub: the fast, best-effort fan-out of live messages across processes (the only module importing redis).
 
-The durable event log is the truth (``events/bus.py``); Redis only makes live events arrive sooner, so nothing
-here may make a caller wait on Redis or lose an event:
+It moves plain payloads on channels it names (``TASK_CHANNEL``); ``events/redis_bus.py`` gives them meaning.
+The event log is the truth; Redis only makes live events arrive sooner, so nothing here may make a caller wait:
 
 - ``RedisConnection`` opens a client with short socket timeouts, TCP keepalive, a pub/sub health check and a
-  small jittered retry budget. Redis being down at startup is a warning, not an error: the process starts
-  degraded and the client reconnects by itself when Redis comes back.
-- ``RedisBus.publish`` runs under ``publish_timeout`` and through a ``CircuitBreaker``: after
+  small jittered retry budget (``open_client``, also used by ``check``). Redis being down at startup is a
+  warning, not an error: the process starts degraded and the client reconnects by itself when Redis comes back.
+- ``RedisPubSub.send`` runs under ``publish_timeout`` and through a ``CircuitBreaker``: after
   ``breaker_failures`` consecutive failures it stops touching Redis for ``breaker_reset`` seconds (publishes
   are skipped and counted), then lets one trial publish through. Failures are raised as ``BrokerUnavailable``
   so ``EventLog`` logs and counts them.
-- ``RedisBus.subscribe`` feeds a queue from a background reader that never dies on a quiet channel (bounded
+- ``RedisPubSub.listen`` feeds a queue from a background reader that never dies on a quiet channel (bounded
   ``get_message`` reads plus its own PING liveness check, which also catches a hung or blackholed server) and
   resubscribes with jittered backoff after any connection loss. While Redis is away the queue just stays
   empty and ``stream_events`` tails the log instead.
@@ -23,10 +23,9 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, Literal
+from typing import Any, Generic, Literal, Self, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
@@ -36,14 +35,11 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_never, wait_exponential_jitter
 
+from roadmap_agent.breaker import CircuitBreaker
 from roadmap_agent.errors import BrokerUnavailable, ConfigurationError
-from roadmap_agent.events.bus import TASK_CHANNEL
 from roadmap_agent.logging import get_logger
 from roadmap_agent.redaction import redact_url
 from roadmap_agent.settings import RedisSettings
-from roadmap_agent.store.records import Event
-
-BreakerState = Literal["closed", "open", "half_open"]
 
 # Everything a lost, refused, reset or hung connection can raise (asyncio's TimeoutError is an OSError).
 TRANSIENT_ERRORS = (RedisError, OSError, BrokerUnavailable)
@@ -57,58 +53,11 @@ READ_TIMEOUT = 1.0  # one bounded pub/sub read; a quiet channel just loops
 CLOSE_TIMEOUT = 1.0  # closing never waits longer than this on a hung server
 LIVENESS_PING = "roadmap-agent-liveness"
 QUEUE_LIMIT = 1000
+TASK_CHANNEL = "roadmap:task:{task_id}"  # one channel per task: its live events
+M = TypeVar("M")  # what a payload carries (an Event, for events/redis_bus.py)
 DEFAULT_PORT = 6379
 
 log = get_logger(__name__)
-
-
-class CircuitBreaker:
-    """Stops calling a failing dependency for a while, then lets a single trial call through.
-
-    ``closed`` --``failures`` consecutive failures--> ``open`` --``reset_after`` seconds--> ``half_open``
-    (one trial call) --success--> ``closed`` / --failure--> ``open`` again. Pure logic: the clock is injected.
-    """
-
-    def __init__(self, failures: int, reset_after: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.failure_threshold = failures
-        self.reset_after = reset_after
-        self.consecutive_failures = 0
-        self._clock = clock
-        self._opened_at: float | None = None
-        self._trial_running = False
-
-    @property
-    def state(self) -> BreakerState:
-        if self._opened_at is None:
-            return "closed"
-        if self._trial_running or self._clock() - self._opened_at >= self.reset_after:
-            return "half_open"
-        return "open"
-
-    def allow(self) -> bool:
-        """May a call go through now? In ``half_open`` only the first caller gets ``True`` (the trial)."""
-        state = self.state
-        if state == "closed":
-            return True
-        if state == "open" or self._trial_running:
-            return False
-        self._trial_running = True
-        return True
-
-    def record_success(self) -> None:
-        self.consecutive_failures = 0
-        self._opened_at = None
-        self._trial_running = False
-
-    def record_failure(self) -> None:
-        self.consecutive_failures += 1
-        if self._trial_running or self.consecutive_failures >= self.failure_threshold:
-            self._opened_at = self._clock()
-        self._trial_running = False
-
-    def release(self) -> None:
-        """The trial ended without a verdict (it was cancelled): the next caller may try instead."""
-        self._trial_running = False
 
 
 class RedisConnection:
@@ -191,8 +140,12 @@ def client_options(settings: RedisSettings) -> dict[str, Any]:
     }
 
 
-class RedisBus:
-    """``EventBus`` over Redis pub/sub, one channel per task (``TASK_CHANNEL``)."""
+class RedisPubSub(Generic[M]):
+    """Fan-out of plain payloads over Redis pub/sub, one channel per task (``TASK_CHANNEL``).
+
+    What a payload means is the subclass's business (``events/redis_bus.py``): it says how one is read back
+    (``decode``), once per process whatever the number of local subscribers.
+    """
 
     def __init__(self, connection: RedisConnection, clock: Callable[[], float] = time.monotonic) -> None:
         self.connection = connection
@@ -201,11 +154,11 @@ class RedisBus:
         self.published = 0
         self.failed = 0
         self.skipped_open = 0
-        self.fanout = _Fanout(self)
+        self.fanout: _Fanout[M] = _Fanout(self)
 
     @classmethod
     @asynccontextmanager
-    async def from_settings(cls, settings: RedisSettings, url: str) -> AsyncIterator[RedisBus]:
+    async def from_settings(cls, settings: RedisSettings, url: str) -> AsyncIterator[Self]:
         async with RedisConnection.from_settings(settings, url) as connection:
             bus = cls(connection)
             try:
@@ -213,20 +166,23 @@ class RedisBus:
             finally:
                 await bus.close()
 
-    async def publish(self, event: Event) -> bool:
-        """Publish within ``publish_timeout``; skipped at once (False) while the breaker is open."""
+    def decode(self, data: bytes) -> M:
+        """A received payload as the message it carries; ``ValueError`` when it is not one."""
+        raise NotImplementedError
+
+    async def send(self, task_id: str, payload: str, action: str) -> bool:
+        """Publish within ``publish_timeout``; skipped at once (False) while the breaker is open. ``action`` says
+        what was being published when it fails (``BrokerUnavailable``)."""
         if not self.breaker.allow():
             self.skipped_open += 1
             return False
-        channel = TASK_CHANNEL.format(task_id=event.task_id)
         try:
             async with asyncio.timeout(self.settings.publish_timeout):
-                await self.connection.client.publish(channel, event.model_dump_json())
+                await self.connection.client.publish(TASK_CHANNEL.format(task_id=task_id), payload)
         except TRANSIENT_ERRORS as exc:
             self.failed += 1
             self._record_failure()
-            raise self.connection.unavailable(f"publishing event {event.seq} of task {event.task_id}", exc,
-                                              self.settings.publish_timeout) from exc
+            raise self.connection.unavailable(action, exc, self.settings.publish_timeout) from exc
         except asyncio.CancelledError:
             self.breaker.release()
             raise
@@ -244,13 +200,13 @@ class RedisBus:
                         failures=self.breaker.consecutive_failures, retry_in_s=self.settings.breaker_reset)
 
     @asynccontextmanager
-    async def subscribe(self, task_id: str) -> AsyncIterator[asyncio.Queue[Event]]:
-        """A queue of this task's live events, fed until the context exits (empty while Redis is away)."""
-        queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=QUEUE_LIMIT)
+    async def listen(self, task_id: str) -> AsyncIterator[asyncio.Queue[M]]:
+        """A queue of this task's live messages, fed until the context exits (empty while Redis is away)."""
+        queue: asyncio.Queue[M] = asyncio.Queue(maxsize=QUEUE_LIMIT)
         channel = TASK_CHANNEL.format(task_id=task_id)
         confirmed = await self.fanout.add(channel, queue)
         try:
-            # Yield once subscribed, so events published during the caller's log replay are not missed;
+            # Yield once subscribed, so messages published during the caller's log replay are not missed;
             # don't wait when Redis is known to be down (the log covers it).
             if self.breaker.state != "open" and not self.fanout.failing:
                 with contextlib.suppress(TimeoutError):
@@ -261,7 +217,7 @@ class RedisBus:
             self.fanout.remove(channel, queue)
 
     def is_live(self) -> bool:
-        """The shared subscription is up: live events arrive without reading the log."""
+        """The shared subscription is up: live messages arrive without reading the log."""
         return self.fanout.connected
 
     @property
@@ -275,7 +231,7 @@ class RedisBus:
         await self.fanout.close()
 
 
-class _Fanout:
+class _Fanout(Generic[M]):
     """One pub/sub connection per process, shared by every local subscriber.
 
     A channel is SUBSCRIBEd when its first local subscriber arrives and UNSUBSCRIBEd (in the background)
@@ -284,10 +240,10 @@ class _Fanout:
     every current channel again. So 1,000 streams cost one Redis connection, not 1,000 pool connections.
     """
 
-    def __init__(self, bus: RedisBus) -> None:
+    def __init__(self, bus: RedisPubSub[M]) -> None:
         self.bus = bus
         self.settings = bus.settings
-        self.queues: dict[str, set[asyncio.Queue[Event]]] = {}
+        self.queues: dict[str, set[asyncio.Queue[M]]] = {}
         self.confirmed: dict[str, asyncio.Event] = {}
         self.pubsub: PubSub | None = None
         self.connected = False
@@ -297,7 +253,7 @@ class _Fanout:
         self._reader: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
 
-    async def add(self, channel: str, queue: asyncio.Queue[Event]) -> asyncio.Event:
+    async def add(self, channel: str, queue: asyncio.Queue[M]) -> asyncio.Event:
         first = channel not in self.queues
         self.queues.setdefault(channel, set()).add(queue)
         confirmed = self.confirmed.setdefault(channel, asyncio.Event())
@@ -308,7 +264,7 @@ class _Fanout:
             self._spawn(self._send("subscribe", channel))
         return confirmed
 
-    def remove(self, channel: str, queue: asyncio.Queue[Event]) -> None:
+    def remove(self, channel: str, queue: asyncio.Queue[M]) -> None:
         queues = self.queues.get(channel)
         if queues is None:
             return
@@ -414,13 +370,13 @@ class _Fanout:
 
     def _deliver(self, channel: str, data: bytes) -> None:
         try:
-            event = Event.model_validate_json(data)  # parsed once, whatever the number of local subscribers
-        except ValidationError as exc:
+            message = self.bus.decode(data)  # parsed once, whatever the number of local subscribers
+        except ValueError as exc:  # pydantic's ValidationError included
             log.warning("redis_event_unreadable", channel=channel, error=str(exc))
             return
         for queue in list(self.queues.get(channel, ())):
             if not queue.full():  # a slow consumer misses live events; stream_events refills from the log
-                queue.put_nowait(event)
+                queue.put_nowait(message)
 
     async def close(self) -> None:
         tasks = [task for task in (self._reader, *self._background) if task is not None]

@@ -14,10 +14,11 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Protocol
 
+from roadmap_agent.health import Prober
 from roadmap_agent.logging import get_logger
-from roadmap_agent.metrics import CONTENT_TYPE
-from roadmap_agent.services import Services
+from roadmap_agent.metrics import CONTENT_TYPE, Metrics
 
 log = get_logger(__name__)
 
@@ -25,6 +26,16 @@ READ_TIMEOUT = 5.0  # a client that sends nothing is dropped after this many sec
 MAX_HEAD_BYTES = 8192
 REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 400: "Bad Request", 503: "Service Unavailable"}
 JSON_TYPE = "application/json"
+
+
+class Services(Protocol):
+    """What the health server reads of a worker's ``services.Services`` (a protocol: workflow/ sits below it)."""
+
+    prober: Prober
+    metrics: Metrics
+
+    @property
+    def emergency(self) -> bool: ...
 
 
 def respond(services: Services, method: str, path: str) -> tuple[int, str, bytes]:
