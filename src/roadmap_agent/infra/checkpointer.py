@@ -230,7 +230,7 @@ class PooledPostgresSaver(AsyncPostgresSaver):
 
     async def _bounded(self, operation: Awaitable[T]) -> T:
         # Its own task, so neither our deadline nor the caller's cancellation waits for psycopg's clean-up.
-        return await self._boundary.call(operation)
+        return await self._boundary.call(operation, self.operation_timeout)  # read per call: tunable
 
 
 @asynccontextmanager

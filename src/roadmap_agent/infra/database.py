@@ -79,7 +79,7 @@ class Database:
         # A parameter, not the caller's asyncio.timeout(): cancelling from outside would wait for the clean-up.
         self._in_flight += 1
         try:
-            return await self._boundary.call(self._execute(work, write), deadline)
+            return await self._boundary.call(self._execute(work, write), deadline or self.settings.operation_timeout)
         finally:
             self._in_flight -= 1
 

@@ -217,7 +217,7 @@ class RunQueue:
             await asyncio.gather(sweeper, return_exceptions=True)
 
     async def _bounded(self, operation: Awaitable[Any], seconds: float | None = None) -> Any:
-        return await self._boundary.call(operation, seconds)
+        return await self._boundary.call(operation, seconds or self.operation_timeout)
 
 
 class _Worker(Worker):
