@@ -17,6 +17,7 @@ from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from roadmap_agent.redaction import redact_url
+from roadmap_agent.steps import CURRICULUM_DESIGN, INTENT_ANALYSIS, ROADMAP_EDIT
 
 DEFAULT_HOME = Path("~/.roadmap-agent")
 
@@ -183,8 +184,8 @@ class LLMSettings(BaseSettings):
 
     def model_for(self, step: str) -> str:
         """The model for ``step`` (intent_analysis, curriculum_design, roadmap_edit)."""
-        chosen = {"intent_analysis": self.model_intent, "curriculum_design": self.model_curriculum,
-                  "roadmap_edit": self.model_edit}.get(step)
+        chosen = {INTENT_ANALYSIS: self.model_intent, CURRICULUM_DESIGN: self.model_curriculum,
+                  ROADMAP_EDIT: self.model_edit}.get(step)
         return chosen or self.model or ""
 
 

@@ -27,9 +27,10 @@ from roadmap_agent.errors import InvalidModelOutput, LLMUnavailable
 from roadmap_agent.llm.base import Planner, PlannerNote, collect_notes, record
 from roadmap_agent.llm.client import LLMClient
 from roadmap_agent.llm.offline import OfflinePlanner
-from roadmap_agent.llm.openai_planner import CURRICULUM_DESIGN, INTENT_ANALYSIS, ROADMAP_EDIT, LLMPlanner
+from roadmap_agent.llm.openai_planner import LLMPlanner
 from roadmap_agent.logging import get_logger
 from roadmap_agent.settings import Settings
+from roadmap_agent.steps import CURRICULUM_DESIGN, INTENT_ANALYSIS, ROADMAP_EDIT
 
 log = get_logger(__name__)
 

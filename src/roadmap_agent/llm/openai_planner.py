@@ -32,10 +32,10 @@ from roadmap_agent.llm.grounding import Names, apply_answer, intent_from, roadma
 from roadmap_agent.llm.templates import PROMPT_VERSION, render
 from roadmap_agent.logging import get_logger
 from roadmap_agent.settings import LLMSettings
+from roadmap_agent.steps import CURRICULUM_DESIGN, INTENT_ANALYSIS, ROADMAP_EDIT
 
 log = get_logger(__name__)
 
-INTENT_ANALYSIS, CURRICULUM_DESIGN, ROADMAP_EDIT = "intent_analysis", "curriculum_design", "roadmap_edit"
 MAX_ECHO = 4000  # characters of an invalid answer sent back in a repair round
 MAX_LISTED = 120  # catalog lines in a prompt
 THINKING = re.compile(r"<think>.*?</think>", re.DOTALL)  # reasoning models (DeepSeek-R1, Qwen3) think aloud first

@@ -8,9 +8,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from roadmap_agent.domain.models import Roadmap
+from roadmap_agent.steps import STEPS
 from roadmap_agent.store.records import Event, EventType
-
-STEPS = ("intent_analysis", "curriculum_design", "structure_validation", "roadmap_edit", "human_review", "finalize")
 
 
 @dataclass

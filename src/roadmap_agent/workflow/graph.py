@@ -36,14 +36,14 @@ from roadmap_agent.domain.messages import join, text
 from roadmap_agent.domain.models import Intent, Language, LearnerRequest, Roadmap
 from roadmap_agent.domain.validation import auto_fix, validate_roadmap
 from roadmap_agent.llm.base import Planner, PlannerNote, collect_notes
-
-INTENT_ANALYSIS = "intent_analysis"
-CURRICULUM_DESIGN = "curriculum_design"
-STRUCTURE_VALIDATION = "structure_validation"
-ROADMAP_EDIT = "roadmap_edit"
-HUMAN_REVIEW = "human_review"
-FINALIZE = "finalize"
-STEPS = (INTENT_ANALYSIS, CURRICULUM_DESIGN, STRUCTURE_VALIDATION, ROADMAP_EDIT, HUMAN_REVIEW, FINALIZE)
+from roadmap_agent.steps import (
+    CURRICULUM_DESIGN,
+    FINALIZE,
+    HUMAN_REVIEW,
+    INTENT_ANALYSIS,
+    ROADMAP_EDIT,
+    STRUCTURE_VALIDATION,
+)
 
 
 class RoadmapState(TypedDict, total=False):

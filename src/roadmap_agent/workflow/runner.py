@@ -1,4 +1,7 @@
-"""The runner: drives tasks through the graph and keeps the task row and event log true.
+"""The runner: claims a task and drives it through the graph, keeping the task row and event log true.
+
+Its parts: ``hooks.py`` (what happens around each step: progress events, fencing, timing), ``tasks.py`` (the
+task rules: submit, review, cancel, retry, resume -- no LangGraph), and this module (claim and run).
 
 A run is ``graph.ainvoke`` on the task's thread (thread id = task id). Whoever runs a task -- an asyncio task
 in this process (embedded default, CLI) or a ``roadmap-agent worker`` taking it from the queue -- first
@@ -21,27 +24,19 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import time
-import uuid
 from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import Any
 
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from roadmap_agent.domain.catalog import Catalog
 from roadmap_agent.domain.messages import text
-from roadmap_agent.domain.models import Language, LearnerRequest, ReviewDecision, Roadmap
-from roadmap_agent.domain.render import roadmap_to_markdown
+from roadmap_agent.domain.models import Language, LearnerRequest, ReviewDecision
 from roadmap_agent.errors import (
-    CheckpointerUnavailable,
-    Conflict,
     DatabaseUnavailable,
     DependencyUnavailable,
-    NotAwaitingReview,
-    NotRetryable,
     OutOfScope,
     RunSuperseded,
     TaskCancelled,
@@ -53,42 +48,32 @@ from roadmap_agent.logging import get_logger
 from roadmap_agent.metrics import Metrics
 from roadmap_agent.redaction import hide_paths, redact_text
 from roadmap_agent.settings import ResilienceSettings
+from roadmap_agent.steps import HUMAN_REVIEW
 from roadmap_agent.store.records import EventType, TaskRecord, TaskStatus
 from roadmap_agent.store.repository import TaskStore
-from roadmap_agent.workflow.graph import HUMAN_REVIEW, build_graph, request_language
+from roadmap_agent.workflow.graph import build_graph
+from roadmap_agent.workflow.hooks import RunHooks, current_epoch, step_label, task_language
+from roadmap_agent.workflow.tasks import RUNNABLE, KnownSkills, TaskRules
+
+__all__ = ["RUNNABLE", "Runner", "default_worker_name", "step_label", "task_language"]
 
 log = get_logger(__name__)
 FINAL_SAVE_MAX_DELAY = 30.0  # seconds between attempts to save a run's outcome the database refused
-T = TypeVar("T")
 
-RUNNABLE = {TaskStatus.PENDING, TaskStatus.RUNNING}
 Dispatch = Callable[[str], Awaitable[None]]
-KnownSkills = Callable[[str], Awaitable[list[str]]]  # owner -> catalog ids of their skill profile
-# The epoch this run claimed; graph nodes run in child tasks, which inherit it.
-_EPOCH: ContextVar[int | None] = ContextVar("run_epoch", default=None)
+Saver = BaseCheckpointSaver[str]
 
 
 def default_worker_name(role: str = "proc") -> str:
     return f"{role}:{socket.gethostname()}:{os.getpid()}"
 
 
-def task_language(task: TaskRecord) -> Language:
-    """The language a task speaks: its intent's once analysed, before that the request's (or its goal's)."""
-    language = (task.intent or {}).get("language")
-    return language if language in ("en", "zh") else request_language(task.request)
-
-
-def step_label(step: str | None, language: Language) -> str:
-    return text(f"step.{step}", language) if step else text("step.start", language)
-
-
 class Runner:
     def __init__(self, store: TaskStore, events: EventLog, storage: ArtifactStore, planner: Planner,
-                 catalog: Catalog, saver: Any, settings: ResilienceSettings, metrics: Metrics | None = None, *,
-                 dispatch: Dispatch | None = None, worker_name: str | None = None) -> None:
+                 catalog: Catalog, saver: Saver | None, settings: ResilienceSettings, metrics: Metrics | None = None,
+                 *, dispatch: Dispatch | None = None, worker_name: str | None = None) -> None:
         self.store = store
         self.events = events
-        self.storage = storage
         self.settings = settings
         self.metrics = metrics or Metrics()
         # None: runs are asyncio tasks of this process. Otherwise runs are queued for worker processes.
@@ -96,96 +81,47 @@ class Runner:
         self.worker_name = worker_name or default_worker_name()
         # Emergency mode: no checkpointer, so no interrupt() (review) and nothing to resume from.
         self.emergency = saver is None
+        self.hooks = RunHooks(store, events, storage, settings, self.metrics)
+        self.rules = TaskRules(store, events, settings, self.metrics, self.schedule, emergency=self.emergency)
         self.graph: CompiledStateGraph[Any, Any, Any, Any] = build_graph(
-            planner, catalog, self, saver, max_fix_rounds=settings.max_fix_rounds,
+            planner, catalog, self.hooks, saver, max_fix_rounds=settings.max_fix_rounds,
             max_review_rounds=settings.max_review_rounds, step_timeout=settings.step_timeout)
         self._running: dict[str, asyncio.Task[TaskStatus]] = {}
-        self.known_skills: KnownSkills | None = None  # set by open_services: the learner's skill profile
-        self._started_at: dict[tuple[str, str], float] = {}
 
     @property
     def queued(self) -> bool:
         return self._dispatch is not None
 
-    # -- StepHooks ---------------------------------------------------------------------------------
+    @property
+    def known_skills(self) -> KnownSkills | None:
+        return self.rules.known_skills
 
-    async def step_started(self, task_id: str, step: str, *, language: Language = "en",
-                           announce: bool = True) -> None:
-        task = await self._retrying(lambda: self.store.get_task(task_id))
-        if task.cancel_requested:
-            raise TaskCancelled(f"Task {task_id} was cancelled before {step}.")
-        if task.run_epoch != _EPOCH.get():
-            raise RunSuperseded(f"Task {task_id}: another worker took this run over.")
-        if self.settings.step_delay:
-            await asyncio.sleep(self.settings.step_delay)
-        self._started_at[(task_id, step)] = time.perf_counter()
-        if not announce:
-            await self._retrying(lambda: self.store.update_task(task_id, current_step=step, epoch=_EPOCH.get()))
-            return
-        log.info(f"{step}_started", task_id=task_id)
-        message = text("event.step_started", language, step=step, label=step_label(step, language))
-        await self._emit(task_id, EventType.PROGRESS, message, step=step, status="started",
-                         task_values={"current_step": step})
+    @known_skills.setter
+    def known_skills(self, known_skills: KnownSkills | None) -> None:
+        self.rules.known_skills = known_skills
 
-    async def step_completed(self, task_id: str, step: str, message: str, data: dict[str, Any]) -> None:
-        started = self._started_at.pop((task_id, step), time.perf_counter())
-        elapsed = time.perf_counter() - started
-        elapsed_ms = round(elapsed * 1000, 1)
-        self.metrics.step_duration.labels(step=step).observe(elapsed)
-        log.info(f"{step}_completed", task_id=task_id, duration_ms=elapsed_ms)
-        task_values = {"intent": data["intent"]} if step == "intent_analysis" else None
-        await self._emit(task_id, EventType.PROGRESS, message, step=step, status="completed",
-                         data={**data, "duration_ms": elapsed_ms}, task_values=task_values)
-
-    async def finalize(self, task_id: str, roadmap: Roadmap) -> dict[str, str]:
-        body = roadmap.model_dump(mode="json")
-        await self._retrying(lambda: self.store.save_roadmap(task_id, body, epoch=_EPOCH.get()))
-        json_uri = await self.storage.put(f"roadmaps/{roadmap.id}.json",
-                                          roadmap.model_dump_json(indent=2).encode(), "application/json")
-        md_uri = await self.storage.put(f"roadmaps/{roadmap.id}.md", roadmap_to_markdown(roadmap).encode(),
-                                        "text/markdown; charset=utf-8")
-        await self._retrying(lambda: self.store.update_task(task_id, roadmap_id=roadmap.id, draft_roadmap=None,
-                                                            epoch=_EPOCH.get()))
-        return {"json": json_uri, "markdown": md_uri}
-
-    async def _emit(self, task_id: str, type_: EventType, message: str, **fields: Any) -> None:
-        """An event of this run: fenced by its epoch, which the event data carries too, with an id that
-        keeps a retried append from logging it twice."""
-        epoch = _EPOCH.get()
-        data = {**(fields.pop("data", None) or {}), "epoch": epoch, "event_id": uuid.uuid4().hex}
-        await self._retrying(lambda: self.events.emit(task_id, type_, message, data=data, epoch=epoch, **fields))
-
-    async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
-        """A database call inside a step: retried on transient unavailability (jittered, bounded)."""
-        async for attempt in AsyncRetrying(
-                retry=retry_if_exception_type(DatabaseUnavailable), reraise=True,
-                stop=stop_after_attempt(self.settings.step_db_attempts),
-                wait=wait_random_exponential(multiplier=0.25, max=self.settings.step_db_max_backoff)):
-            with attempt:
-                return await call()
-        raise AssertionError("unreachable")  # pragma: no cover - reraise=True re-raises the last error
-
-    # -- commands ----------------------------------------------------------------------------------
+    # -- the task rules (tasks.py) -----------------------------------------------------------------
 
     async def submit(self, owner: str, request: LearnerRequest, idempotency_key: str | None = None,
                      *, background: bool = True) -> TaskRecord:
-        """Accept a request (once per idempotency key) and schedule its run unless ``background`` is False.
+        return await self.rules.submit(owner, request, idempotency_key, background=background)
 
-        The request's known skills gain the owner's skill profile (done or known in earlier roadmaps) unless it
-        says ``use_skill_profile: false``.
-        """
-        if request.use_skill_profile and self.known_skills is not None:
-            profile = [s for s in await self.known_skills(owner) if s not in request.known_skills]
-            request = request.model_copy(update={"known_skills": [*request.known_skills, *profile]})
-        task, created = await self.store.create_task(owner, request.model_dump(mode="json"), idempotency_key)
-        if created:
-            self.metrics.runs_started.inc()
-            log.info("workflow_execution_starting", task_id=task.task_id)
-            await self.events.emit(task.task_id, EventType.PROGRESS, text("event.accepted", task_language(task)),
-                                   status="pending")
-            if background:
-                await self.schedule(task.task_id)
-        return task
+    async def review(self, task_id: str, decision: ReviewDecision, owner: str | None = None) -> TaskRecord:
+        return await self.rules.review(task_id, decision, owner)
+
+    async def cancel(self, task_id: str, owner: str | None = None) -> TaskRecord:
+        return await self.rules.cancel(task_id, owner)
+
+    async def retry(self, task_id: str, owner: str | None = None) -> TaskRecord:
+        return await self.rules.retry(task_id, owner)
+
+    async def resume(self, task_id: str) -> bool:
+        return await self.rules.resume(task_id)
+
+    async def recover_unfinished(self) -> list[str]:
+        return await self.rules.recover_unfinished()
+
+    # -- scheduling --------------------------------------------------------------------------------
 
     async def schedule(self, task_id: str) -> None:
         """Run ``task_id`` here in the background, or queue it for a worker.
@@ -226,67 +162,6 @@ class Runner:
                 return task
             await asyncio.sleep(poll)
 
-    async def review(self, task_id: str, decision: ReviewDecision, owner: str | None = None) -> TaskRecord:
-        if self.emergency:
-            raise CheckpointerUnavailable("Human review is unavailable: the service runs in emergency mode without "
-                                          "a checkpointer (ROADMAP_AGENT_CHECKPOINTER=none); runs are auto-approved.")
-        task = await self.store.get_task(task_id, owner)
-        if task.status != TaskStatus.HUMAN_REVIEW_PENDING:
-            raise NotAwaitingReview(f"Task {task_id} is {task.status.value}, not waiting for a review decision.")
-        if not decision.approved and not (decision.feedback or "").strip():
-            log.info("review_rejected_without_feedback", task_id=task_id)
-        if not decision.approved and task.review_round >= self.settings.max_review_rounds:
-            raise Conflict(text("review.limit", task_language(task), round=task.review_round,
-                                max=self.settings.max_review_rounds))
-        # One transaction: a second decision for the round (or one racing a cancel) changes nothing -> 409.
-        await self.store.decide(task_id, task.review_round, decision.approved, decision.feedback)
-        await self.schedule(task_id)
-        return await self.store.get_task(task_id)
-
-    async def cancel(self, task_id: str, owner: str | None = None) -> TaskRecord:
-        """Idempotent. A task nobody runs is cancelled now; a live run stops at its next step boundary."""
-        task = await self.store.get_task(task_id, owner)
-        if task.status == TaskStatus.CANCELLED:
-            return task
-        if task.status in (TaskStatus.COMPLETED, TaskStatus.FAILED):
-            raise Conflict(f"Task {task_id} already {task.status.value}; there is nothing to cancel.")
-        await self.store.update_task(task_id, cancel_requested=True)
-        # A pending task's claim is a compare-and-set on the status too: whichever comes first wins.
-        idle = {TaskStatus.HUMAN_REVIEW_PENDING, TaskStatus.PENDING}
-        if await self.store.set_status_if(task_id, idle, TaskStatus.CANCELLED, current_step=None):
-            log.info("cancelled", task_id=task_id)
-            await self.events.emit(task_id, EventType.CANCELLED, text("event.cancelled", task_language(task)),
-                                   status="cancelled")
-        return await self.store.get_task(task_id)
-
-    async def retry(self, task_id: str, owner: str | None = None) -> TaskRecord:
-        task = await self.store.get_task(task_id, owner)
-        if task.status != TaskStatus.FAILED:
-            raise NotRetryable(f"Task {task_id} is {task.status.value}; only failed tasks can be retried.")
-        if await self.store.set_status_if(task_id, {TaskStatus.FAILED}, TaskStatus.PENDING, error=None,
-                                             error_code=None):
-            log.info("retry_requested", task_id=task_id)
-            await self.events.emit(task_id, EventType.PROGRESS, text("event.retrying", task_language(task)),
-                                   status="pending")
-            await self.schedule(task_id)
-        return await self.store.get_task(task_id)
-
-    async def resume(self, task_id: str) -> bool:
-        """Continue a run that died (status pending/running) from its last checkpoint."""
-        task = await self.store.get_task(task_id)
-        if task.status not in RUNNABLE:
-            return False
-        await self.schedule(task_id)
-        return True
-
-    async def recover_unfinished(self) -> list[str]:
-        """At startup (in-process execution, one process): continue every run the last process left behind."""
-        recovered = []
-        for task in await self.store.tasks_in(RUNNABLE):
-            if await self.resume(task.task_id):
-                recovered.append(task.task_id)
-        return recovered
-
     async def aclose(self) -> None:
         """Stop background runs; they stay ``running`` and continue from their checkpoint next start."""
         runs = list(self._running.values())
@@ -306,14 +181,14 @@ class Runner:
         if claim is None:
             return (await self.store.get_task(task_id)).status
         epoch, previous = claim
-        token = _EPOCH.set(epoch)
+        token = current_epoch.set(epoch)
         try:
             return await self._run_claimed(task_id, previous)
         except RunSuperseded as exc:
             log.warning("run_superseded", task_id=task_id, epoch=epoch, detail=exc.message)
             return TaskStatus.RUNNING
         finally:
-            _EPOCH.reset(token)
+            current_epoch.reset(token)
 
     async def _run_claimed(self, task_id: str, previous: str | None) -> TaskStatus:
         task = await self.store.get_task(task_id)
@@ -321,7 +196,7 @@ class Runner:
             self.metrics.runs_recovered.inc()
             log.info("task_recovering", task_id=task_id, step=task.current_step, previous_worker=previous)
             language = task_language(task)
-            await self._emit(task_id, EventType.TASK_RECOVERING,
+            await self.hooks.emit(task_id, EventType.TASK_RECOVERING,
                              text("event.recovering", language, step=task.current_step or "start",
                                   label=step_label(task.current_step, language)),
                              step=task.current_step, status="running")
@@ -382,13 +257,13 @@ class Runner:
         claim = await self.store.claim_run(task_id, self.worker_name)
         if claim is None:
             return
-        token = _EPOCH.set(claim[0])
+        token = current_epoch.set(claim[0])
         try:
             language = task_language(await self.store.get_task(task_id))
             await self._finish(task_id, TaskStatus.FAILED, EventType.FAILED,
                                text("event.failed", language, reason=reason), error=reason)
         finally:
-            _EPOCH.reset(token)
+            current_epoch.reset(token)
 
     async def _after_invoke(self, task_id: str, config: Any) -> TaskStatus:
         snapshot = await self.graph.aget_state(config)
@@ -401,7 +276,7 @@ class Runner:
             message = text(key, language, round=value["review_round"],
                            max=value.get("max_review_rounds", self.settings.max_review_rounds))
             # The status and its event in one transaction: a decision can only follow what clients were told.
-            await self._emit(task_id, EventType.HUMAN_REVIEW_REQUIRED, message,
+            await self.hooks.emit(task_id, EventType.HUMAN_REVIEW_REQUIRED, message,
                              step=HUMAN_REVIEW, status="human_review_pending", data=value, task_values={
                                  "status": TaskStatus.HUMAN_REVIEW_PENDING.value, "current_step": HUMAN_REVIEW,
                                  "worker": None, "review_round": value["review_round"],
@@ -424,7 +299,7 @@ class Runner:
         delay = 1.0
         while True:
             try:
-                await self._emit(task_id, event, message, status=status.value, data=data, task_values=values)
+                await self.hooks.emit(task_id, event, message, status=status.value, data=data, task_values=values)
                 break
             except DatabaseUnavailable as exc:
                 if self.queued:  # the queue retries the run
