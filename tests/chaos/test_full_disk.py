@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from serving import serve
 
-pytestmark = [pytest.mark.chaos, pytest.mark.slow]
+pytestmark = [pytest.mark.chaos, pytest.mark.integration, pytest.mark.slow]
 GOAL = "I want to become a backend developer in 3 months, I know some Python, 10 hours a week"
 
 

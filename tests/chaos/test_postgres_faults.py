@@ -22,7 +22,7 @@ from cluster import Cluster, until
 from faultproxy import FaultProxy
 from invariants import Scenario, check_invariants
 
-pytestmark = [pytest.mark.chaos, pytest.mark.slow]
+pytestmark = [pytest.mark.chaos, pytest.mark.integration, pytest.mark.slow]
 
 # Every connection of our processes (libpq application_name), not the test's own observer.
 TERMINATE_APP_CONNECTIONS = """

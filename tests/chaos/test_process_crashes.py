@@ -14,7 +14,7 @@ import pytest
 from cluster import Cluster, query, until
 from invariants import Scenario, check_invariants
 
-pytestmark = [pytest.mark.chaos, pytest.mark.slow]
+pytestmark = [pytest.mark.chaos, pytest.mark.integration, pytest.mark.slow]
 
 # Runnable tasks with no job at all: accepted, but the API died before queueing the run.
 NOT_QUEUED_SQL = """

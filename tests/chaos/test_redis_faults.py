@@ -14,7 +14,7 @@ import pytest
 from cluster import Cluster, query
 from invariants import Scenario, check_invariants
 
-pytestmark = [pytest.mark.chaos, pytest.mark.slow]
+pytestmark = [pytest.mark.chaos, pytest.mark.integration, pytest.mark.slow]
 
 COMPLETED_BETWEEN = ("SELECT count(*) AS n FROM task_events WHERE type = 'completed' "
                      "AND created_at BETWEEN to_timestamp(%s) AND to_timestamp(%s)")

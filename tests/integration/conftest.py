@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
+from serving import local_key  # this folder is on sys.path: pytest put it there to import this conftest
 
+from roadmap_agent.api.app import create_app
 from roadmap_agent.services import Services, open_services
 from roadmap_agent.settings import Settings
 
@@ -65,6 +68,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @pytest.fixture
 def settings(isolated_home: Path) -> Settings:
     return Settings.load(env_file=None)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    """The app of ``settings`` (a module may override ``settings``), with the local user's key."""
+    with TestClient(create_app(settings)) as test_client:
+        test_client.headers["Authorization"] = f"Bearer {local_key(settings)}"
+        yield test_client
 
 
 @pytest.fixture

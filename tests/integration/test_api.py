@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +14,9 @@ from serving import local_key
 from roadmap_agent.api.app import create_app
 from roadmap_agent.settings import Settings
 
+pytestmark = pytest.mark.integration
+
 GOAL = "I want to become a backend developer in 3 months, I know some Python, 10 hours a week"
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as test_client:
-        test_client.headers["Authorization"] = f"Bearer {local_key(settings)}"
-        yield test_client
 
 
 def _wait_for(client: TestClient, task_id: str, *statuses: str, timeout: float = 20) -> dict[str, Any]:

@@ -24,6 +24,8 @@ from roadmap_agent.api.app import create_app
 from roadmap_agent.services import Services
 from roadmap_agent.settings import ApiSettings, Settings
 
+pytestmark = pytest.mark.integration
+
 GOAL = "I want to become a backend developer in 3 months, I know some Python, 10 hours a week"
 WRONG_KEY = "rak_" + "A" * 43
 TASK = "/api/v1/tasks/{task_id}"

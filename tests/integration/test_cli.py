@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.integration
+
 CLI = str(Path(sys.executable).parent / "roadmap-agent")
 GOAL = "I want to become a backend developer in 3 months, I know some Python, 10 hours a week"
 

@@ -16,6 +16,8 @@ from roadmap_agent.infra import datadir
 from roadmap_agent.services import open_services
 from roadmap_agent.settings import Settings
 
+pytestmark = pytest.mark.integration
+
 
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)

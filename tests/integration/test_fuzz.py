@@ -24,6 +24,8 @@ from test_auth import GOAL, ROUTES, WRONG_KEY
 from roadmap_agent.api.app import create_app
 from roadmap_agent.settings import Settings
 
+pytestmark = pytest.mark.integration
+
 
 class Big(str):
     """A long string with a short repr (Hypothesis prints the arguments of a failing example)."""

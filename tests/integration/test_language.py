@@ -14,17 +14,15 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from serving import local_key
 
-from roadmap_agent.api.app import create_app
 from roadmap_agent.domain.catalog import load_catalog
-from roadmap_agent.settings import Settings
+
+pytestmark = pytest.mark.integration
 
 CLI = str(Path(sys.executable).parent / "roadmap-agent")
 ZH_GOAL = "我想三个月内学会 Python 后端开发，每周 10 小时"
@@ -111,13 +109,6 @@ def test_an_english_goal_in_the_terminal_has_no_chinese(isolated_home: Path) -> 
     assert "What changed" in shown and "Review round 2" in shown
     assert chinese(shown) == [], shown[-3000:]
     assert chinese(_markdown(isolated_home)) == []
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as test_client:
-        test_client.headers["Authorization"] = f"Bearer {local_key(settings)}"
-        yield test_client
 
 
 def _review_round(client: TestClient, task_id: str, round_: int, timeout: float = 30) -> dict[str, Any]:

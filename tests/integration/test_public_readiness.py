@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from fastapi.testclient import TestClient
 from serving import local_key
 
 from roadmap_agent.api.app import create_app
 from roadmap_agent.errors import StorageUnavailable
 from roadmap_agent.settings import Settings
+
+pytestmark = pytest.mark.integration
 
 
 def test_public_readiness_shows_status_only_and_details_need_a_key(settings: Settings) -> None:

@@ -22,7 +22,7 @@ GOAL = "I want to become a backend developer in 3 months, I know some Python, 10
 PROMPT = "Approve this roadmap?"
 ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\r")
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a pty")
+pytestmark = [pytest.mark.integration, pytest.mark.skipif(sys.platform == "win32", reason="needs a pty")]
 
 
 class Terminal:

@@ -8,16 +8,11 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from serving import local_key
-
-from roadmap_agent.api.app import create_app
-from roadmap_agent.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -47,13 +42,6 @@ def test_cli_plans_the_named_technology_and_a_partly_covered_goal_warns(isolated
     ids = [c["id"] for s in roadmap["stages"] for m in s["modules"] for c in m["concepts"]]
     assert "mobile.swiftui" in ids and not any(i.startswith(("mobile.kotlin", "mobile.jetpack")) for i in ids)
     assert any("Elixir" in w for w in roadmap["warnings"])
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as test_client:
-        test_client.headers["Authorization"] = f"Bearer {local_key(settings)}"
-        yield test_client
 
 
 def _final(client: TestClient, task_id: str) -> dict[str, Any]:

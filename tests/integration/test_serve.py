@@ -9,7 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from serving import serve
+
+pytestmark = pytest.mark.integration
 
 CLI = str(Path(sys.executable).parent / "roadmap-agent")
 GOAL = "I want to become a backend developer in 3 months, I know some Python, 10 hours a week"

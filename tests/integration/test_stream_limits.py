@@ -17,6 +17,8 @@ from test_auth import GOAL, Api, _api
 from roadmap_agent.errors import DatabaseUnavailable
 from roadmap_agent.settings import ApiSettings, Settings
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def api(isolated_home: Path) -> Iterator[Api]:

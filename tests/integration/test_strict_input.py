@@ -3,23 +3,12 @@ that say what to fix, and no redirect built from the Host header (the real app t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
-from serving import local_key
 
-from roadmap_agent.api.app import create_app
-from roadmap_agent.settings import Settings
+pytestmark = pytest.mark.integration
 
 GOAL = "I want to become a backend developer in 3 months, I know some Python, 10 hours a week"
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as client:
-        client.headers["Authorization"] = f"Bearer {local_key(settings)}"
-        yield client
 
 
 def test_an_empty_idempotency_key_is_refused(client: TestClient) -> None:

@@ -11,7 +11,10 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from serving import CLI, Served, serve
+
+pytestmark = pytest.mark.integration
 
 LINK = re.compile(r"http://127\.0\.0\.1:\d+(/login\?token=[A-Za-z0-9_-]+)")
 GOAL = "I want to become a backend developer in 3 months, I know some Python, 10 hours a week"

@@ -16,6 +16,8 @@ from roadmap_agent.services import Services, open_services
 from roadmap_agent.settings import Settings
 from roadmap_agent.store.records import EventType, TaskStatus
 
+pytestmark = pytest.mark.integration
+
 GOAL = "I want to become a backend developer in 3 months, I know some Python, 10 hours a week"
 
 
