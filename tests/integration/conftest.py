@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from serving import local_key  # this folder is on sys.path: pytest put it there to import this conftest
 
 from roadmap_agent.api.app import create_app
 from roadmap_agent.services import Services, open_services
@@ -26,6 +25,7 @@ SCRIPTS_DIR = Path(__file__).resolve().parents[2] / "scripts"
 if str(SCRIPTS_DIR) not in sys.path:
     sys.path.insert(0, str(SCRIPTS_DIR))
 devservices: Any = importlib.import_module("devservices")
+serving: Any = importlib.import_module("serving")  # this folder is on sys.path: pytest put it there for conftest
 
 # -- no secret in any output ---------------------------------------------------------------------------------
 # The session's servers get random passwords; every test's captured output (logs included) and every log file
@@ -74,7 +74,7 @@ def settings(isolated_home: Path) -> Settings:
 def client(settings: Settings) -> Iterator[TestClient]:
     """The app of ``settings`` (a module may override ``settings``), with the local user's key."""
     with TestClient(create_app(settings)) as test_client:
-        test_client.headers["Authorization"] = f"Bearer {local_key(settings)}"
+        test_client.headers["Authorization"] = f"Bearer {serving.local_key(settings)}"
         yield test_client
 
 
