@@ -65,7 +65,7 @@ class Api:
 def _api(settings: Settings) -> Iterator[Api]:
     with TestClient(create_app(settings)) as client:
         client.headers["Authorization"] = f"Bearer {local_key(settings)}"
-        yield Api(client, client.app.state.services)  # type: ignore[attr-defined]
+        yield Api(client, client.app_state["services"])  # the lifespan state (api/state.py)
 
 
 @pytest.fixture

@@ -62,7 +62,7 @@ def world(settings: Settings) -> Iterator[dict[str, Any]]:
     """A running app with one finished task of the local user and one of another user."""
     with TestClient(create_app(settings)) as client:
         client.headers["Authorization"] = f"Bearer {local_key(settings)}"
-        services = client.app.state.services  # type: ignore[attr-defined]
+        services = client.app_state["services"]  # the lifespan state (api/state.py)
         _, other_key = client.portal.call(services.users.create_user, "other")  # type: ignore[union-attr]
         other = {"Authorization": f"Bearer {other_key}"}
         mine = client.post("/api/v1/roadmaps", json={"goal": GOAL, "auto_approve": True}).json()["task_id"]

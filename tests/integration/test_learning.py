@@ -48,7 +48,7 @@ def client(backend: str, isolated_home: Any) -> Iterator[TestClient]:
 
 
 def services_of(client: TestClient) -> Services:
-    services: Services = client.app.state.services  # type: ignore[attr-defined]
+    services: Services = client.app_state["services"]  # the lifespan state (api/state.py)
     return services
 
 

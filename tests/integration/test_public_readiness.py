@@ -30,7 +30,7 @@ def test_public_readiness_shows_status_only_and_details_need_a_key(settings: Set
 def test_error_bodies_carry_no_absolute_server_path(settings: Settings) -> None:
     with TestClient(create_app(settings)) as client:
         client.headers["Authorization"] = f"Bearer {local_key(settings)}"
-        services = client.app.state.services  # type: ignore[attr-defined]
+        services = client.app_state["services"]  # the lifespan state (api/state.py)
 
         async def broken(*_args: object) -> None:
             raise StorageUnavailable(f"Cannot create the artifacts folder {settings.data_dir}/artifacts (full).")

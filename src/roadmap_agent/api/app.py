@@ -16,6 +16,7 @@ from roadmap_agent.api.learning import shared_router
 from roadmap_agent.api.limits import BodyLimit
 from roadmap_agent.api.openapi import UNAUTHORIZED, install_openapi
 from roadmap_agent.api.routes import router
+from roadmap_agent.api.state import AppState, ServicesDep
 from roadmap_agent.api.streams import StreamSlots
 from roadmap_agent.errors import RoadmapAgentError
 from roadmap_agent.metrics import CONTENT_TYPE
@@ -26,10 +27,9 @@ from roadmap_agent.web.mount import install_web
 
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[AppState]:
         async with open_services(settings, recover=not settings.uses_queue) as services:
-            app.state.services = services
-            yield
+            yield {"services": services}
 
     app = FastAPI(title="roadmap-agent", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Personalised learning roadmaps through a durable, reviewed workflow.")
@@ -52,10 +52,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/health/ready", tags=["health"], responses={503: {"description": "A required dependency is down "
                                                                   "(same body as 200)."}})
-    async def ready(request: Request) -> JSONResponse:
+    async def ready(request: Request, services: ServicesDep) -> JSONResponse:
         """Each dependency's last probe (never waits on IO): 200 when serving is possible, else 503. Without an
         API key only each dependency's status; with one also latency, target and last error."""
-        services: Services = request.app.state.services
         status, body = services.prober.readiness()
         if not await _has_valid_key(services, request):  # public: each dependency's status, nothing more
             body["dependencies"] = {name: {"status": dep["status"]} for name, dep in body["dependencies"].items()}
@@ -65,8 +64,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/metrics", tags=["health"], response_class=PlainTextResponse,
              responses={200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}}},
                               "description": "Prometheus text format."}, **UNAUTHORIZED})
-    async def metrics(request: Request) -> Response:
-        services: Services = request.app.state.services
+    async def metrics(request: Request, services: ServicesDep) -> Response:
         if not settings.api.metrics_public:  # ROADMAP_AGENT_METRICS_PUBLIC=false: a key, like /api/v1
             await authenticate(services, request.headers.get("authorization"))
         return Response(services.metrics.render(), media_type=CONTENT_TYPE)

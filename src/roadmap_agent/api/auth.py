@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import Depends, Request, WebSocket
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from roadmap_agent.api.state import services_of
 from roadmap_agent.errors import RateLimited, Unauthorized
 from roadmap_agent.services import Services
 from roadmap_agent.store.users import User
@@ -49,7 +50,7 @@ async def authenticate(services: Services, authorization: str | None, token: str
 async def current_user(request: Request,
                        _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> User:
     # The raw header is read again so a malformed one gets our message, not HTTPBearer's.
-    services: Services = request.app.state.services
+    services = services_of(request)
     authorization = request.headers.get("authorization")
     if authorization is None and SESSION_COOKIE in request.cookies:  # the web pages' sign-in (CSRF-checked)
         return await api_cookie_user(request)
@@ -57,7 +58,7 @@ async def current_user(request: Request,
 
 
 async def websocket_user(websocket: WebSocket) -> User:
-    services: Services = websocket.app.state.services
+    services = services_of(websocket)
     return await authenticate(services, websocket.headers.get("authorization"), websocket.query_params.get("token"))
 
 

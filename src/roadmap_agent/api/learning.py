@@ -33,7 +33,8 @@ from roadmap_agent.api.learning_schemas import (
     VersionView,
     item_views,
 )
-from roadmap_agent.api.routes import RoadmapId, ServicesDep, sse_frame
+from roadmap_agent.api.routes import RoadmapId, sse_frame
+from roadmap_agent.api.state import ServicesDep
 from roadmap_agent.domain.calendar import DEFAULT_DAYS, WEEKDAYS, CalendarOptions
 from roadmap_agent.domain.progress import ItemProgress
 from roadmap_agent.domain.versions import VersionDiff

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Literal
 
 import anyio
-from fastapi import APIRouter, Depends, Header, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
@@ -28,6 +28,7 @@ from roadmap_agent.api.schemas import (
     TaskView,
     links_for,
 )
+from roadmap_agent.api.state import ServicesDep, services_of
 from roadmap_agent.api.streams import SlotResponse, StreamSlots
 from roadmap_agent.domain.models import ReviewDecision, Roadmap
 from roadmap_agent.domain.render import roadmap_to_markdown
@@ -59,12 +60,6 @@ WS_CLOSE_BY_ERROR: list[tuple[type[RoadmapAgentError], int]] = [
 MAX_SEQ = 2**31 - 1  # task_events.seq is a 32-bit integer on PostgreSQL
 
 
-def get_services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
-ServicesDep = Annotated[Services, Depends(get_services)]
 AFTER_HELP = "Replay events after this sequence number (0 to 2147483647); or send Last-Event-ID."
 # Ids are ours (hex task ids, "rm-<task id>" roadmap ids): anything else is refused before it reaches a query.
 ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,80}$"
@@ -223,7 +218,7 @@ async def sse_events(user: UserDep, task_id: TaskId, request: Request, services:
 async def ws_events(websocket: WebSocket, task_id: TaskId, after: str | None = None) -> None:
     """Events over a WebSocket. Authenticate with the Authorization header or ``?token=<key>`` (browsers cannot
     set headers). The server only sends: a client message larger or more frequent than the limits closes it."""
-    services: Services = websocket.app.state.services
+    services = services_of(websocket)
     slots: StreamSlots = websocket.app.state.stream_slots
     await websocket.accept()
     try:

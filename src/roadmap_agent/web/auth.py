@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from fastapi import Request
 from starlette.datastructures import FormData
 
+from roadmap_agent.api.state import services_of
 from roadmap_agent.errors import Forbidden, Unauthorized
-from roadmap_agent.services import Services
 from roadmap_agent.store.users import User
 from roadmap_agent.web.sessions import (
     CSRF_FIELD,
@@ -52,7 +52,7 @@ async def session_of(request: Request) -> tuple[User, Session] | None:
     session = web_state(request).signer.read(request.cookies.get(SESSION_COOKIE))
     if session is None:
         return None
-    services: Services = request.app.state.services
+    services = services_of(request)
     user = await services.users.user_of_key(session.key_id)
     if user is None or user.id != session.user_id:
         return None

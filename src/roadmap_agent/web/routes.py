@@ -15,6 +15,7 @@ from starlette.datastructures import FormData
 
 from roadmap_agent.api.auth import RateLimiter, authenticate
 from roadmap_agent.api.schemas import CreateRoadmapBody
+from roadmap_agent.api.state import services_of
 from roadmap_agent.domain.models import MAX_GOAL_CHARS
 from roadmap_agent.errors import Forbidden, Unauthorized
 from roadmap_agent.services import Services
@@ -30,7 +31,7 @@ ACTIVE = ("pending", "running")
 
 
 def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
+    services = services_of(request)
     return services
 
 

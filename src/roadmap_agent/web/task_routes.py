@@ -15,6 +15,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from roadmap_agent.api.routes import ID_PATTERN
+from roadmap_agent.api.state import services_of
 from roadmap_agent.domain.models import ReviewDecision, Roadmap
 from roadmap_agent.domain.render import roadmap_to_markdown
 from roadmap_agent.errors import Conflict, RoadmapAgentError
@@ -35,7 +36,7 @@ ROADMAP_PREFIX = "rm-"  # workflow/graph.py: a roadmap's id is rm-<task id>
 
 
 def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
+    services = services_of(request)
     return services
 
 
