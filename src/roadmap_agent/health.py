@@ -61,7 +61,6 @@ class Prober:
         self._probes: dict[str, Probe] = {}
         self._task: asyncio.Task[None] | None = None
         self._deadline = Deadline()  # a late ping finishes by itself (each has its own deadline too)
-        self.on_change: list[Callable[[DependencyHealth], None]] = []
 
     def add(self, name: str, ping: Ping, *, required: bool, target: str, every: float | None = None,
             timeout: float | None = None) -> None:
@@ -104,8 +103,6 @@ class Prober:
             health.since = health.checked_at
             level = log.info if status == "ok" else log.warning
             level("dependency_status_changed", dependency=health.name, status=status, error=error)
-            for listener in self.on_change:
-                listener(health)
 
     async def _loop(self) -> None:
         while True:

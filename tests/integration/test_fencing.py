@@ -46,7 +46,7 @@ async def test_released_runs_are_claimed_without_a_previous_holder_and_finished_
     store = services.store
     task, _ = await store.create_task("local", GOAL)
     epoch, _ = await store.claim_run(task.task_id, "worker-a") or (0, None)
-    await store.release_run(task.task_id, epoch)
+    await store.update_task(task.task_id, worker=None, epoch=epoch)  # what a run that stops cleanly writes
     assert await store.claim_run(task.task_id, "worker-b") == (2, None)  # stopped cleanly: not a recovery
     await store.update_task(task.task_id, status=TaskStatus.COMPLETED.value)
     assert await store.claim_run(task.task_id, "worker-c") is None

@@ -33,8 +33,9 @@ from roadmap_agent.api.learning_schemas import (
     VersionView,
     item_views,
 )
-from roadmap_agent.api.routes import RoadmapId, sse_frame
+from roadmap_agent.api.routes import SSE_HEARTBEAT, SSE_KEEPALIVE_EVERY, RoadmapId, sse_frame
 from roadmap_agent.api.state import ServicesDep
+from roadmap_agent.api.streams import with_keepalive
 from roadmap_agent.domain.calendar import DEFAULT_DAYS, WEEKDAYS, CalendarOptions
 from roadmap_agent.domain.progress import ItemProgress
 from roadmap_agent.domain.versions import VersionDiff
@@ -229,9 +230,9 @@ async def learning_events(user: UserDep, roadmap_id: RoadmapId, services: Servic
 
     async def body() -> Any:
         yield "retry: 2000\n\n"
-        async for event in stream_events(opened.record.task_id, after, services.store, services.bus, poll,
-                                         follow=True):
-            yield sse_frame(event)
+        events = stream_events(opened.record.task_id, after, services.store, services.bus, poll, follow=True)
+        async for event in with_keepalive(events, SSE_KEEPALIVE_EVERY):
+            yield SSE_HEARTBEAT if event is None else sse_frame(event)
             if await request.is_disconnected():
                 return
 

@@ -29,7 +29,7 @@ from roadmap_agent.api.schemas import (
     links_for,
 )
 from roadmap_agent.api.state import ServicesDep, services_of
-from roadmap_agent.api.streams import SlotResponse, StreamSlots
+from roadmap_agent.api.streams import SlotResponse, StreamSlots, with_keepalive
 from roadmap_agent.domain.models import ReviewDecision, Roadmap
 from roadmap_agent.domain.render import roadmap_to_markdown
 from roadmap_agent.errors import (
@@ -49,6 +49,7 @@ from roadmap_agent.store.records import Event, EventType, TaskRecord
 
 router = APIRouter(prefix="/api/v1", responses=COMMON)
 SSE_HEARTBEAT = ": keep-alive\n\n"
+SSE_KEEPALIVE_EVERY = 15.0  # seconds of silence before a keep-alive comment: under the usual 60 s proxy idle cut
 # WebSocket close codes: 4401/4404 mirror the HTTP status; the rest are the standard ones (RFC 6455 7.4.1):
 # 1008 policy violation (a bad request, a chatty client), 1009 too big, 1011 server error, 1013 try again later
 # (a dependency down, too many streams).
@@ -205,8 +206,9 @@ async def sse_events(user: UserDep, task_id: TaskId, request: Request, services:
 
     async def body() -> AsyncIterator[str]:
         yield "retry: 2000\n\n"
-        async for event in stream_events(task_id, start, services.store, services.bus, poll, _count(services)):
-            yield sse_frame(event)
+        events = stream_events(task_id, start, services.store, services.bus, poll, _count(services))
+        async for event in with_keepalive(events, SSE_KEEPALIVE_EVERY):
+            yield SSE_HEARTBEAT if event is None else sse_frame(event)
             if await request.is_disconnected():
                 return
 

@@ -2,13 +2,16 @@
 
 A stream holds a slot from its first byte to its last; past a cap the request is refused with 429 and
 ``Retry-After`` (a WebSocket closes with 1013 "try again later"), so one key cannot starve everyone else.
+``with_keepalive`` marks the silences of a stream, so that an SSE response sends a comment while it is quiet.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
+from typing import TypeVar
 
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
@@ -16,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 from roadmap_agent.errors import RateLimited
 
 RETRY_AFTER = 5
+T = TypeVar("T")
 
 
 class StreamSlots:
@@ -64,3 +68,37 @@ class SlotResponse(StreamingResponse):
             await super().__call__(scope, receive, send)
         finally:
             self._slots.release(self._key_id)
+
+
+async def with_keepalive(items: AsyncIterator[T], every: float) -> AsyncIterator[T | None]:
+    """``items``, with a ``None`` after each ``every`` seconds without one: the caller sends a keep-alive then.
+
+    Proxies and load balancers cut a response that stays silent past their idle timeout (often 60 s), and a
+    workflow step may take longer. The next item is awaited in a task of its own, so a beat never cancels
+    the source (cancelling an async generator's ``__anext__`` would close it).
+    """
+    iterator = aiter(items)
+    pending: asyncio.Future[T] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(anext(iterator))
+            done, _ = await asyncio.wait({pending}, timeout=every)
+            if not done:
+                yield None
+                continue
+            try:
+                item = pending.result()
+            except StopAsyncIteration:
+                return
+            pending = None
+            yield item
+    finally:  # the reader stopped (client gone, stream over): stop the source too
+        if pending is not None and not pending.done():
+            pending.cancel()
+            await asyncio.wait({pending})
+        if pending is not None and not pending.cancelled():
+            pending.exception()  # retrieved: a source that failed as it was abandoned is not logged
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()

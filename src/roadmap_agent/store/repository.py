@@ -159,11 +159,6 @@ class TaskStore:
 
         return await self._db.run(claim, write=True)
 
-    async def release_run(self, task_id: str, epoch: int) -> None:
-        """The run stopped cleanly (review, finished, handed back on purpose): nobody holds it now."""
-        statement = _fenced(tasks.update().where(tasks.c.id == task_id), epoch).values(worker=None)
-        await self._db.run(lambda conn: conn.execute(statement), write=True)
-
     async def draft_roadmap(self, task_id: str) -> dict[str, Any] | None:
         query = sa.select(tasks.c.draft_roadmap).where(tasks.c.id == task_id)
         value = (await self._db.run(lambda conn: conn.execute(query))).scalar()
