@@ -19,6 +19,7 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -64,7 +65,7 @@ def hang() -> Reply:
     return Reply(hang=True)
 
 
-NAMED = {"good": good, "malformed": malformed, "invalid": schema_invalid, "hang": hang,
+NAMED: dict[str, Callable[[], Any]] = {"good": good, "malformed": malformed, "invalid": schema_invalid, "hang": hang,
          "slow": lambda: slow(30), "429": lambda: error(429, 1), "500": lambda: error(500)}
 
 

@@ -24,6 +24,9 @@ echo "==> ruff" >&2
 .venv/bin/ruff check src tests bench scripts
 echo "==> mypy (strict)" >&2
 .venv/bin/mypy
+for folder in unit integration chaos browser; do  # one run per folder: each has its own conftest.py
+  MYPYPATH=src:scripts:bench:tests/integration:tests/browser:tests/$folder .venv/bin/mypy "tests/$folder"
+done
 echo "==> pytest" >&2
 set +e
 .venv/bin/pytest "$@"

@@ -13,7 +13,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import pytest
@@ -22,7 +22,7 @@ from serving import Served
 
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 WIDTHS = (1280, 390)
-SCHEMES = ("light", "dark")
+SCHEMES: tuple[Literal["light", "dark"], ...] = ("light", "dark")
 LINK = re.compile(r"http://127\.0\.0\.1:\d+/login\?token=[A-Za-z0-9_-]+")
 
 

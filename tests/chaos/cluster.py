@@ -64,7 +64,7 @@ def libpq(url: str) -> str:
 def query(db_url: str, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Rows of ``sql`` on a fresh connection (the test's own view, independent of the processes' pools)."""
     with psycopg.connect(libpq(db_url), row_factory=dict_row, connect_timeout=3, autocommit=True) as conn:
-        return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]  # sql is a test constant
+        return conn.execute(sql, params).fetchall()
 
 
 def until(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.2) -> Any:

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +26,7 @@ class ApiKeyAuth(httpx.Auth):
     def __init__(self, home: Path, key: str | None) -> None:
         self.home, self.key = home, key
 
-    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         key = self.key or read_key_file(self.home / KEY_FILE_NAME)
         if key and "authorization" not in request.headers:
             request.headers["Authorization"] = f"Bearer {key}"

@@ -75,7 +75,7 @@ def api(settings: Settings) -> Iterator[Api]:
 
 @pytest.fixture
 def limited_api(isolated_home: Path) -> Iterator[Api]:
-    limits = ApiSettings(_env_file=None, create_burst=2, create_per_minute=6, ws_max_message_bytes=100,  # type: ignore[call-arg]
+    limits = ApiSettings(_env_file=None, create_burst=2, create_per_minute=6, ws_max_message_bytes=100,
                          ws_max_messages_per_minute=3)
     yield from _api(Settings.load(env_file=None, api=limits))
 

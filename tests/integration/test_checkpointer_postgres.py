@@ -74,8 +74,8 @@ def _roadmap_checkpoint(writer: int) -> Checkpoint:
 
 
 async def test_setup_twice_is_harmless(checkpointer: Checkpointer, module_db: str) -> None:
-    await checkpointer.saver.setup()  # it already ran once when the checkpointer opened
-    await checkpointer.saver.setup()
+    await _saver(checkpointer).setup()  # it already ran once when the checkpointer opened
+    await _saver(checkpointer).setup()
     async with await psycopg.AsyncConnection.connect(libpq_url(module_db)) as conn:
         cursor = await conn.execute("SELECT count(*), max(v) FROM checkpoint_migrations")
         assert await cursor.fetchone() == (len(MIGRATIONS), len(MIGRATIONS) - 1)

@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from anyio.from_thread import BlockingPortal
 from devservices import PostgresServer
 from fastapi.testclient import TestClient
 from icalendar import Calendar
@@ -47,13 +48,18 @@ def client(backend: str, isolated_home: Any) -> Iterator[TestClient]:
         yield test_client
 
 
+def _portal(client: TestClient) -> BlockingPortal:
+    assert client.portal is not None, "the client is used inside its with block"
+    return client.portal
+
+
 def services_of(client: TestClient) -> Services:
     services: Services = client.app_state["services"]  # the lifespan state (api/state.py)
     return services
 
 
 def user_headers(client: TestClient, name: str) -> dict[str, str]:
-    _user, key = client.portal.call(lambda: services_of(client).users.create_user(name))  # type: ignore[union-attr]
+    _user, key = _portal(client).call(lambda: services_of(client).users.create_user(name))
     return {"Authorization": f"Bearer {key}"}
 
 
@@ -152,7 +158,7 @@ def test_a_learner_falls_behind_replans_reviews_exports_and_shares(client: TestC
     _share(client, alice, base, roadmap_id)
     _isolation(client, bob, base, done_ids[0])
 
-    events = client.portal.call(lambda: services_of(client).store.events_after(body["roadmap"]["id"][3:], 0))
+    events = _portal(client).call(lambda: services_of(client).store.events_after(body["roadmap"]["id"][3:], 0))
     types = [e.type for e in events]
     assert types.count(EventType.PROGRESS_UPDATED) == len(done_ids) + 1  # and the If-Match update
     assert EventType.REPLANNED in types and EventType.REVIEWED in types
@@ -221,7 +227,7 @@ def _share(client: TestClient, alice: dict[str, str], base: str, roadmap_id: str
 
 
 def _isolation(client: TestClient, bob: dict[str, str], base: str, concept_id: str) -> None:
-    attempts = [
+    attempts: list[tuple[str, str, dict[str, Any] | None]] = [
         ("GET", f"{base}/progress", None), ("PUT", f"{base}/progress", {"updates": []}),
         ("GET", f"{base}/progress/{concept_id}", None), ("PUT", f"{base}/progress/{concept_id}", {"hours": 1}),
         ("POST", f"{base}/replan", {}), ("GET", f"{base}/versions", None), ("GET", f"{base}/versions/1", None),
@@ -240,7 +246,7 @@ def test_concurrent_progress_updates_are_never_lost(client: TestClient) -> None:
     roadmap_id = final_roadmap(client, alice)
     items = client.get(f"/api/v1/roadmaps/{roadmap_id}/progress", headers=alice).json()["items"]
     concept_id = items[0]["concept_id"]
-    user_id = client.portal.call(lambda: services_of(client).users.authenticate(alice["Authorization"][7:]))
+    user_id = _portal(client).call(lambda: services_of(client).users.authenticate(alice["Authorization"][7:]))
     assert user_id is not None
     learning = services_of(client).learning
 
@@ -248,7 +254,7 @@ def test_concurrent_progress_updates_are_never_lost(client: TestClient) -> None:
         await asyncio.gather(*(learning.update(roadmap_id, user_id.id, concept_id, ProgressChange(add_hours=0.5))
                                for _ in range(20)))
 
-    client.portal.call(hammer)
+    _portal(client).call(hammer)
     after = client.get(f"/api/v1/roadmaps/{roadmap_id}/progress/{concept_id}", headers=alice).json()
     assert after["hours"] == 10 and after["revision"] == 20
 

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def api(isolated_home: Path) -> Iterator[Api]:
-    limits = ApiSettings(_env_file=None, max_streams_per_key=2, max_streams=3)  # type: ignore[call-arg]
+    limits = ApiSettings(_env_file=None, max_streams_per_key=2, max_streams=3)
     yield from _api(Settings.load(env_file=None, api=limits))
 
 

@@ -35,7 +35,7 @@ def queue_env(pg_server: PostgresServer, redis_server: RedisServer) -> dict[str,
             "REDIS_URL": redis_server.url}
 
 
-def until(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
+def until(condition: Callable[..., Any], timeout: float, what: str, interval: float = 0.1) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
@@ -57,7 +57,8 @@ def holder(database_url: str, task_id: str) -> str | None:
     with psycopg.connect(database_url.replace("+psycopg", "")) as conn:
         row = conn.execute("SELECT worker FROM tasks WHERE id = %s", (task_id,)).fetchone()
     assert row is not None
-    return row[0]
+    worker: str | None = row[0]
+    return worker
 
 
 def status(api: httpx.Client, task_id: str) -> str:

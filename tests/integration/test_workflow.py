@@ -22,7 +22,7 @@ GOAL = "I want to become a backend developer in 3 months, I know some Python, 10
 
 
 async def _submit(services: Services, goal: str = GOAL, **options: object) -> str:
-    task = await services.runner.submit("local", LearnerRequest(goal=goal, **options))  # type: ignore[arg-type]
+    task = await services.runner.submit("local", LearnerRequest(goal=goal, **options))
     await services.runner.wait(task.task_id)
     return task.task_id
 

@@ -26,13 +26,13 @@ TODAY = date(2026, 1, 1)
 
 def _backend(language: str = "en", weeks: int = 13) -> Roadmap:
     intent = Intent(goal="backend", domains=["backend"], known_skills=["python"], hours_per_week=10, weeks=weeks,
-                    language=language)  # type: ignore[arg-type]
+                    language=language)
     return design_curriculum(intent, CATALOG, "rm-edit")
 
 
 def _domain(domain: str, language: str = "en", weeks: int = 20) -> Roadmap:
     intent = Intent(goal=domain, domains=[domain], hours_per_week=10, weeks=weeks,
-                    language=language)  # type: ignore[arg-type]
+                    language=language)
     return design_curriculum(intent, CATALOG, "rm-edit")
 
 

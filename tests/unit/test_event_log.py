@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from roadmap_agent.events.bus import EventLog
+from roadmap_agent.events.bus import BusStats, EventLog
 from roadmap_agent.metrics import Metrics
 from roadmap_agent.store.records import Event, EventType
 from roadmap_agent.store.repository import TaskStore
@@ -26,8 +26,17 @@ class _Store:
 class _Bus:
     """Answers each publish with the next scripted outcome: True, False (skipped) or an exception."""
 
+    remote = True
+    target = "scripted"
+
     def __init__(self, outcomes: list[bool | Exception]) -> None:
         self.outcomes = outcomes
+
+    async def ping(self) -> float:
+        return 0.0
+
+    def stats(self) -> BusStats | None:
+        return None
 
     async def publish(self, event: Event) -> bool:
         outcome = self.outcomes.pop(0)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import cast
 
 from roadmap_agent.api.streams import with_keepalive
 
@@ -36,7 +37,7 @@ async def test_a_busy_stream_gets_no_keepalive_and_the_source_is_closed_when_the
         finally:
             closed.set()
 
-    stream = with_keepalive(source(), every=60.0)
+    stream = cast(AsyncGenerator[int | None, None], with_keepalive(source(), every=60.0))
     first = [await anext(stream) for _ in range(100)]
     assert first == list(range(100))
     await stream.aclose()

@@ -99,7 +99,8 @@ def _plan(goal: str) -> tuple[Intent, Roadmap]:
 
 
 def _has(roadmap: Roadmap, domain_id: str) -> set[str]:
-    return set(roadmap.concept_ids()) & quality.domain_members(domain_id, CATALOG)
+    members: set[str] = quality.domain_members(domain_id, CATALOG)
+    return set(roadmap.concept_ids()) & members
 
 
 def test_swift_gives_ios_and_no_android() -> None:
