@@ -53,6 +53,10 @@ def step_rows(events: list[Event]) -> list[StepRow]:
                                 extra={"review_round": event.data.get("review_round")}))
         else:
             state = {EventType.FAILED: "failed", EventType.COMPLETED: "done"}.get(event.type, "info")
+            if event.type in (EventType.FAILED, EventType.CANCELLED):  # the step it stopped in did not finish
+                for row in running.values():
+                    row.state = "failed" if event.type == EventType.FAILED else "info"
+                running.clear()
             rows.append(StepRow(f"event.{event.type.value}", state, event.seq, event.message))
     return rows
 

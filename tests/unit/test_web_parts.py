@@ -112,7 +112,7 @@ def test_the_step_list_shows_each_step_once_with_its_planner_and_the_review() ->
               _event(6, EventType.FAILED, message="boom")]
     rows = step_rows(events)
     assert [(r.key, r.state) for r in rows] == [
-        ("event.accepted", "info"), ("step.intent_analysis", "done"), ("step.curriculum_design", "running"),
+        ("event.accepted", "info"), ("step.intent_analysis", "done"), ("step.curriculum_design", "failed"),
         ("event.human_review_required", "waiting"), ("event.failed", "failed")]
     assert rows[1].planner == "offline" and rows[1].duration_ms == 5.0
     assert last_changes(events) == ["Removed X."]
