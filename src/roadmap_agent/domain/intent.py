@@ -449,7 +449,8 @@ def analyze_intent(request: LearnerRequest, catalog: Catalog) -> Intent:
     text = normalise(request.goal)
     language = request.language or detect_language(request.goal)
     known, known_spans = find_known(text, catalog)
-    known = _unique([*known, *(i for s in request.known_skills for i in skill_ids(s, catalog))])
+    stated = [*request.known_skills, *request.profile_skills]
+    known = _unique([*known, *(i for s in stated for i in skill_ids(s, catalog))])
     target_text = blank(text, known_spans)
     targets = find_targets(target_text, catalog, set(known))
     uncovered = uncovered_subjects(target_text, catalog, language)

@@ -41,6 +41,9 @@ class LearnerRequest(_Model):
     weeks: int | None = Field(default=None, ge=MIN_WEEKS, le=MAX_WEEKS)
     level: Level | None = None
     known_skills: list[str] = Field(default_factory=list, max_length=MAX_KNOWN_SKILLS)  # the API takes 100
+    # what the learner's skill profile adds (done or known in earlier roadmaps), kept apart from what they sent:
+    # an Idempotency-Key compares the request as sent
+    profile_skills: list[str] = Field(default_factory=list, max_length=MAX_KNOWN_SKILLS)
     language: Language | None = None
     auto_approve: bool = False
     timezone: str | None = Field(default=None, max_length=64)  # IANA name; the start date's and calendar's zone
