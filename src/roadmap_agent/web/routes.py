@@ -142,8 +142,8 @@ def _create_body(form: FormData) -> dict[str, Any]:
     body: dict[str, Any] = {"goal": str(form.get("goal") or "")}
     for name in ("hours_per_week", "weeks"):
         raw = str(form.get(name) or "").strip()
-        if raw:
-            body[name] = raw
+        if raw:  # a form sends text; the API's types are strict
+            body[name] = int(raw) if raw.isdecimal() else raw
     for name in ("level", "language"):
         raw = str(form.get(name) or "").strip()
         if raw:
