@@ -22,6 +22,15 @@
     });
   }
 
+  // A saved state comes back as a new form (its "was" is the saved state): the concept's look follows it.
+  document.body.addEventListener("htmx:afterSettle", function () {
+    document.querySelectorAll(".progress-form").forEach(function (form) {
+      var item = form.parentElement;
+      var saved = form.querySelector("input[name=was]").value;
+      item.className = item.className.replace(/\bstate-[a-z]+/g, "").trim() + " state-" + saved;
+    });
+  });
+
   // A new share link is selected when it appears, ready to copy.
   document.body.addEventListener("htmx:afterSwap", function () {
     var link = document.getElementById("share-url");
