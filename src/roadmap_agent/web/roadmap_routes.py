@@ -21,12 +21,13 @@ from roadmap_agent.api.learning_schemas import ProgressBody, ReplanBody
 from roadmap_agent.api.routes import ID_PATTERN
 from roadmap_agent.domain.progress import ItemProgress, tracked_items
 from roadmap_agent.domain.render import roadmap_to_markdown
-from roadmap_agent.errors import InvalidRequest, RoadmapAgentError
+from roadmap_agent.errors import InvalidRequest, NotFound, RoadmapAgentError
 from roadmap_agent.learning import Learning, Opened
 from roadmap_agent.services import Services
 from roadmap_agent.store.records import TaskRecord
 from roadmap_agent.store.users import User
 from roadmap_agent.web.auth import check_csrf, session_of
+from roadmap_agent.web.i18n import Translator, page_language
 from roadmap_agent.web.pages import PageRoute, PageSession, error_page, redirect, render
 from roadmap_agent.web.task_routes import roadmap_context
 
@@ -195,8 +196,8 @@ async def shared_page(request: Request, token: str, today: date | None = None) -
     (states only, never notes), nothing else of theirs. A revoked or unknown link is a 404 page."""
     try:
         opened, summary = await _learning(request).shared(token, today)
-    except RoadmapAgentError as exc:
-        return error_page(request, 404, exc.message, await session_of(request))
+    except NotFound:
+        return error_page(request, 404, Translator(page_language(request))("shared.gone"), await session_of(request))
     progress = None
     if summary is not None:
         progress = {k: v.model_copy(update={"note": ""})
