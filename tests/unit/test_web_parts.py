@@ -11,12 +11,15 @@ from typing import get_args
 
 import pytest
 
+from roadmap_agent.domain.changes import EditReport
 from roadmap_agent.domain.models import LEVELS, Concept, Module, Project, ResourceKind, Roadmap, Stage
+from roadmap_agent.domain.progress import STATES, Standing
+from roadmap_agent.domain.versions import Change
 from roadmap_agent.store.records import Event, EventType, TaskStatus
 from roadmap_agent.web.graph import COLUMN_WIDTH, LABEL_WIDTH, layout, text_width, wrap
 from roadmap_agent.web.i18n import texts
 from roadmap_agent.web.sessions import LoginLinks, SessionSigner
-from roadmap_agent.web.views import STEPS, change_sentences, last_changes, step_rows
+from roadmap_agent.web.views import STEPS, change_sentences, last_changes, last_diff, step_rows
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "src" / "roadmap_agent" / "web" / "templates"
 
@@ -146,5 +149,21 @@ def test_every_text_a_template_names_exists() -> None:
     built = ([f"status.{s.value}" for s in TaskStatus] + [f"level.{level}" for level in LEVELS]
              + [f"kind.{kind}" for kind in get_args(ResourceKind)] + [f"step.{step}" for step in STEPS]
              + [f"state.{state}" for state in ("running", "done", "waiting", "failed", "info")]
-             + [f"planner.{planner}" for planner in ("offline", "llm")])
+             + [f"planner.{planner}" for planner in ("offline", "llm")]
+             + [f"progress.state.{state}" for state in STATES] + [f"standing.{s}" for s in get_args(Standing)]
+             + [f"vchange.{change}" for change in get_args(Change)]
+             + [f"reviews.{rating}" for rating in ("again", "hard", "good", "easy")])
     assert set(built) - set(texts()) == set()
+
+
+def test_the_review_page_reads_the_diff_of_the_latest_edit_only() -> None:
+    def asked(seq: int, report: object) -> Event:
+        return Event(task_id="t", seq=seq, type=EventType.HUMAN_REVIEW_REQUIRED, message="",
+                     data={"report": report}, timestamp=datetime(2025, 1, 1, tzinfo=UTC))
+
+    edit = EditReport.model_validate({"diff": {"removed": [{"concept_id": "docker", "name": "Docker", "hours": 6}],
+                                               "weeks_before": 13, "weeks_after": 8}})
+    found = last_diff([asked(1, edit.model_dump(mode="json")), asked(2, edit.model_dump(mode="json"))])
+    assert found is not None and found.removed[0].name == "Docker" and found.weeks_after == 8
+    assert last_diff([asked(1, edit.model_dump(mode="json")), asked(2, None)]) is None, "a fresh draft: no diff"
+    assert last_diff([]) is None

@@ -40,6 +40,7 @@ from roadmap_agent.domain.versions import VersionDiff
 from roadmap_agent.errors import InvalidRequest
 from roadmap_agent.events.stream import stream_events
 from roadmap_agent.learning import Learning, valid_timezone
+from roadmap_agent.web.roadmap_routes import shared_page
 
 router = APIRouter(prefix="/api/v1", tags=["learning"])
 shared_router = APIRouter(tags=["sharing"])
@@ -238,8 +239,13 @@ async def learning_events(user: UserDep, roadmap_id: RoadmapId, services: Servic
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-@shared_router.get("/shared/{token}", summary="A shared roadmap (read-only, no API key)")
-async def shared(token: ShareToken, services: ServicesDep, today: Today = None) -> JSONResponse:
+@shared_router.get("/shared/{token}", summary="A shared roadmap (read-only, no API key)",
+                   description="JSON; a browser (`Accept: text/html`) gets the read-only page instead.",
+                   response_model=None)
+async def shared(token: ShareToken, services: ServicesDep, request: Request,
+                 today: Today = None) -> JSONResponse | Response:
+    if "text/html" in request.headers.get("accept", ""):
+        return await shared_page(request, token, today)
     opened, summary = await _learning(services).shared(token, today)
     body: dict[str, Any] = {"roadmap": opened.roadmap.model_dump(mode="json"), "version": opened.version.version,
                             "start_date": opened.record.start_date.isoformat()}

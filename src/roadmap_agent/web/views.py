@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from roadmap_agent.domain.changes import EditReport, RoadmapDiff
 from roadmap_agent.domain.models import Roadmap
+from roadmap_agent.domain.versions import ConceptChange
 from roadmap_agent.store.records import Event, EventType
 
 STEPS = ("intent_analysis", "curriculum_design", "structure_validation", "roadmap_edit", "human_review", "finalize")
@@ -102,3 +104,22 @@ def schedule_rows(roadmap: Roadmap, start: date) -> list[WeekRow]:
                             [(c, names.get(c, c)) for c in week.concept_ids],
                             [titles.get(p, p) for p in week.project_ids]))
     return rows
+
+
+def last_diff(events: list[Event]) -> RoadmapDiff | None:
+    """The structured diff of the latest edit (``report.diff`` of the latest review request), None before one."""
+    for event in reversed(events):
+        if event.type == EventType.HUMAN_REVIEW_REQUIRED:
+            report = event.data.get("report")
+            return EditReport.model_validate(report).diff if isinstance(report, dict) else None
+    return None
+
+
+def version_change_values(change: ConceptChange) -> dict[str, Any]:
+    """What a version change's sentence (``vchange.<kind>``) names: weeks and hours before and after."""
+    return {"name": change.name, "before": change.before.week or "–", "after": change.after.week or "–",
+            "hours_before": _hours(change.before.hours), "hours_after": _hours(change.after.hours)}
+
+
+def _hours(value: float | None) -> str:
+    return "–" if value is None else f"{value:g}"
