@@ -11,6 +11,24 @@ Everything a task shows is in the task's language, from the message catalogue. M
 - learning commands live in ``roadmap_agent.cli_learning``
 """
 
-from roadmap_agent.cli.app import app, main
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["app", "main"]
+
+
+def main() -> None:
+    """The ``roadmap-agent`` entry point (pyproject.toml)."""
+    from roadmap_agent.cli.app import main as run
+
+    run()
+
+
+def __getattr__(name: str) -> Any:
+    # The app is built on first use, so importing a submodule (cli_learning imports cli.common) is no cycle.
+    if name == "app":
+        from roadmap_agent.cli.app import app
+
+        return app
+    raise AttributeError(name)
