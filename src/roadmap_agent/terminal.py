@@ -84,7 +84,7 @@ def roadmap_view(roadmap: Roadmap, *, resources: bool = False) -> Group:
                             difficulty=text(f"level.{concept.difficulty}", lang))
                 concept_node = module_node.add(escape(line))
                 for resource in concept.resources if resources else concept.resources[:1]:
-                    shown = text("view.resource", lang, title=resource.title, url=resource.url, kind=resource.kind)
+                    shown = text("view.resource", lang, title=resource.title, url=resource.url)
                     concept_node.add(f"[dim]{escape(shown)}[/]")
         if stage.project is not None:
             project = stage_node.add("[bold green]" + escape(text("view.project", lang, title=stage.project.title,
