@@ -68,6 +68,7 @@ class Intent(_Model):
     narrowed: list[str] = Field(default_factory=list)  # domains planned only for the topics the goal names
     uncovered: list[str] = Field(default_factory=list)  # subjects named that the offline catalog does not cover
     weeks_stated: bool = True  # False: the planner picks a realistic duration and says so
+    clamped: list[str] = Field(default_factory=list)  # warnings: a value the goal stated, brought into range
 
     @property
     def budget_hours(self) -> int:
