@@ -33,6 +33,15 @@ from roadmap_agent.api.learning_schemas import (
     VersionView,
     item_views,
 )
+from roadmap_agent.api.openapi import (
+    BAD_REQUEST,
+    COMMON,
+    CONFLICT,
+    NOT_FOUND,
+    PRECONDITION_FAILED,
+    RATE_LIMITED,
+    UNAVAILABLE,
+)
 from roadmap_agent.api.routes import RoadmapId, ServicesDep, sse_frame
 from roadmap_agent.domain.calendar import DEFAULT_DAYS, WEEKDAYS, CalendarOptions
 from roadmap_agent.domain.progress import ItemProgress
@@ -42,8 +51,11 @@ from roadmap_agent.events.stream import stream_events
 from roadmap_agent.learning import Learning, valid_timezone
 from roadmap_agent.web.roadmap_routes import shared_page
 
-router = APIRouter(prefix="/api/v1", tags=["learning"])
-shared_router = APIRouter(tags=["sharing"])
+# Every learning route may answer these (unknown roadmap or concept, a bad value, a review before done, a stale
+# If-Match); documented once for the router so the OpenAPI says every status with the real error body.
+router = APIRouter(prefix="/api/v1", tags=["learning"], responses={
+    **COMMON, **BAD_REQUEST, **NOT_FOUND, **CONFLICT, **PRECONDITION_FAILED, **RATE_LIMITED})
+shared_router = APIRouter(tags=["sharing"], responses={**NOT_FOUND, **RATE_LIMITED, **UNAVAILABLE})
 
 ConceptId = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9_.:-]{1,128}$",
                                      description="A concept's (or a stage project's) id in the roadmap.")]
