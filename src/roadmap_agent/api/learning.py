@@ -91,8 +91,11 @@ async def list_roadmaps(user: UserDep, services: ServicesDep, limit: Annotated[i
             summary="Progress per concept and where I stand against the schedule")
 async def get_progress(user: UserDep, roadmap_id: RoadmapId, services: ServicesDep,
                        today: Today = None) -> ProgressView:
-    learning = _learning(services)
-    opened = await learning.open(roadmap_id, user.id)
+    return await _progress_view(_learning(services), roadmap_id, user.id, today)
+
+
+async def _progress_view(learning: Learning, roadmap_id: str, owner: str, today: date | None) -> ProgressView:
+    opened = await learning.open(roadmap_id, owner)
     summary, progress = await learning.summary(opened, today)
     return ProgressView.of(opened, summary, progress)
 
@@ -106,9 +109,7 @@ async def put_progress(user: UserDep, roadmap_id: RoadmapId, body: ProgressPut, 
         await learning.set_dates(roadmap_id, user.id, start_date=body.start_date, timezone=body.timezone)
     for update in body.updates:
         await learning.update(roadmap_id, user.id, update.concept_id, update.change(), today=today)
-    opened = await learning.open(roadmap_id, user.id)
-    summary, progress = await learning.summary(opened, today)
-    return ProgressView.of(opened, summary, progress)
+    return await _progress_view(learning, roadmap_id, user.id, today)
 
 
 @router.get("/roadmaps/{roadmap_id}/progress/{concept_id}", response_model=ItemView,
