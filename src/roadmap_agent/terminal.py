@@ -55,7 +55,8 @@ def _planner(data: dict[str, Any], language: Language) -> str:
 
 
 def _panel(lines: list[str], title: str, style: str) -> Panel:
-    return Panel("\n".join(escape(line) for line in lines), title=title, border_style=style)
+    # expand=False: a pipe's console is very wide (nothing wraps there), the box fits its text instead
+    return Panel("\n".join(escape(line) for line in lines), title=title, border_style=style, expand=False)
 
 
 def _header(roadmap: Roadmap) -> list[object]:
@@ -68,7 +69,9 @@ def _header(roadmap: Roadmap) -> list[object]:
     return parts
 
 
-def roadmap_view(roadmap: Roadmap) -> Group:
+def roadmap_view(roadmap: Roadmap, *, resources: bool = False) -> Group:
+    """The tree (stages, modules, concepts with their first resource, or all with ``resources``), then the
+    weekly schedule."""
     lang = roadmap.language
     tree = Tree(f"[bold]{escape(roadmap.title)}[/]\n[dim]{escape(roadmap.summary)}[/]")
     for stage in roadmap.stages:
@@ -79,7 +82,10 @@ def roadmap_view(roadmap: Roadmap) -> Group:
             for concept in module.concepts:
                 line = text("view.concept", lang, name=concept.name, hours=f"{concept.hours:g}",
                             difficulty=text(f"level.{concept.difficulty}", lang))
-                module_node.add(escape(line))
+                concept_node = module_node.add(escape(line))
+                for resource in concept.resources if resources else concept.resources[:1]:
+                    shown = text("view.resource", lang, title=resource.title, url=resource.url)
+                    concept_node.add(f"[dim]{escape(shown)}[/]")
         if stage.project is not None:
             project = stage_node.add("[bold green]" + escape(text("view.project", lang, title=stage.project.title,
                                                                   hours=f"{stage.project.hours:g}")) + "[/]")
@@ -98,8 +104,8 @@ def roadmap_view(roadmap: Roadmap) -> Group:
     return Group(*_header(roadmap), tree, schedule)  # type: ignore[arg-type]
 
 
-def print_roadmap(console: Console, roadmap: Roadmap) -> None:
-    console.print(roadmap_view(roadmap))
+def print_roadmap(console: Console, roadmap: Roadmap, *, resources: bool = False) -> None:
+    console.print(roadmap_view(roadmap, resources=resources))
 
 
 # -- the review: what changed first -----------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import ConsoleMessage, Page, Request
+from playwright.sync_api import ConsoleMessage, Locator, Page, Request
 from serving import Served
 
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
@@ -94,6 +94,19 @@ def look(page: Page, name: str, *, axe: bool = True) -> None:
     page.emulate_media(color_scheme="light")
     page.set_viewport_size(size)
     assert problems == [], f"axe-core on {name}:\n" + "\n".join(problems)
+
+
+def look_at(page: Page, name: str, part: Locator) -> None:
+    """Screenshots of one part of the page (a section, a form) at both widths in both schemes."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    size = page.viewport_size or {"width": 1280, "height": 900}
+    for scheme in SCHEMES:
+        page.emulate_media(color_scheme=scheme)
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 900})
+            part.screenshot(path=str(SCREENSHOTS / f"{name}-{width}-{scheme}.png"))
+    page.emulate_media(color_scheme="light")
+    page.set_viewport_size(size)
 
 
 def sign_in_link(served: Served, timeout: float = 20) -> str:

@@ -18,13 +18,14 @@ from browsing import chromium_path  # noqa: E402
 from playwright.sync_api import Browser, Playwright, sync_playwright  # noqa: E402
 
 
-@pytest.fixture(scope="session")
+# Module scope: a running sync Playwright blocks any other (tests/integration/test_web_server_mode.py starts its own).
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     launched = playwright.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
     yield launched

@@ -1,6 +1,8 @@
 """A learner's whole session in a real browser, on the embedded default: sign in with the printed link, create,
-watch progress live, request a change, see the change list, approve (and meet a 409 in a second tab), see the
-graph, download Markdown and JSON; then a failure with its Retry button, the Chinese UI, the dark toggle, the
+watch progress live, request a change, see the change list and the diff, approve (and meet a 409 in a second
+tab), see the graph, download Markdown and JSON; tick concepts off (kept after a reload), write a note, download
+the calendar and parse it, share the roadmap and open the link without a cookie (read-only, no notes), revoke it;
+then a failure with its Retry button, the Chinese UI, the dark toggle, the
 keyboard, and the offline /docs."""
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from browsing import Watch, look, sign_in_link
+from browsing import Watch, look, look_at, sign_in_link
+from icalendar import Calendar
 from playwright.sync_api import Browser, Page, expect
 from serving import serve
 
@@ -81,7 +84,11 @@ def test_sign_in_create_watch_review_approve_and_see_the_graph(browser: Browser,
         changes = page.locator("#change-list li")
         expect(changes.first).to_be_visible()
         assert any("8" in text for text in changes.all_inner_texts()), changes.all_inner_texts()
+        diff = page.get_by_role("region", name="What the edit changed")
+        expect(diff).to_contain_text(re.compile(r"Weeks\s*\d+ → \d+"))
+        expect(diff.get_by_role("heading", name="Removed")).to_be_visible()
         look(page, "review-changes")
+        look_at(page, "review-diff", page.locator(".edit-report"))
 
         other = watch.attach(context.new_page())  # the same review open in a second tab
         other.goto(page.url)
@@ -97,6 +104,7 @@ def test_sign_in_create_watch_review_approve_and_see_the_graph(browser: Browser,
         _check_roadmap_page(page)
         look(page, "roadmap")
         _check_downloads(page)
+        _learn_and_share(page, browser, watch, origin)
 
         page.get_by_role("link", name="中文").click()  # the switch
         expect(page.get_by_role("img", name=re.compile("prerequisite"))).to_be_visible()
@@ -147,6 +155,73 @@ def _check_downloads(page: Page) -> None:
         page.get_by_role("link", name="JSON", exact=True).click()
     roadmap = json.loads(Path(body.value.path()).read_text())
     assert roadmap["stages"] and roadmap["schedule"]
+
+
+def _learn_and_share(page: Page, browser: Browser, watch: Watch, origin: str) -> None:
+    names = page.locator("li.concept .concept-name").all_inner_texts()[:3]
+    summary = page.get_by_role("region", name="Your progress")
+    expect(summary).to_contain_text("0 of")
+    page.get_by_role("checkbox", name=names[0], exact=True).check()
+    expect(summary).to_contain_text("1 of")
+    box = page.get_by_role("checkbox", name=names[1], exact=True)
+    box.focus()
+    page.keyboard.press("Space")  # the keyboard works, and focus stays on the box its answer replaced
+    expect(summary).to_contain_text("2 of")
+    expect(page.get_by_role("checkbox", name=names[1], exact=True)).to_be_focused()
+    page.get_by_role("combobox", name=f"State of {names[2]}").select_option("learning")
+    expect(page.locator(".concept.state-learning")).to_have_count(1)
+    expect(page.locator(".concept.state-done")).to_have_count(2)
+    note = page.locator("li.concept").nth(0).locator("details.note")
+    note.locator("summary").click()
+    page.get_by_label(f"Your note on {names[0]}").fill("my private note about this")
+    note.get_by_role("button", name="Save note").click()
+    expect(page.locator("li.concept").nth(0).locator("details.note summary")).to_have_text("Note (saved)")
+
+    page.reload()
+    for name in names[:2]:
+        expect(page.get_by_role("checkbox", name=name, exact=True)).to_be_checked()
+    expect(page.get_by_role("checkbox", name=names[2], exact=True)).not_to_be_checked()
+    expect(page.get_by_role("combobox", name=f"State of {names[2]}")).to_have_value("learning")
+    expect(summary).to_contain_text("2 of")
+    look(page, "roadmap-learning")
+    look_at(page, "progress-summary", page.locator(".learn-top"))
+    look_at(page, "concepts-ticked", page.locator(".module").first)
+
+    with page.expect_download() as calendar:
+        page.get_by_role("link", name="Calendar (.ics)", exact=True).click()
+    events = Calendar.from_ical(Path(calendar.value.path()).read_bytes()).walk("VEVENT")
+    assert events and all(str(e.get("UID")) for e in events), "the calendar has study sessions with UIDs"
+
+    share = page.get_by_role("region", name="Share")
+    share.get_by_label("Show my progress (never my notes)").check()
+    share.get_by_role("button", name="Create share link").click()
+    link = share.get_by_label("Share link")
+    expect(link).to_have_value(re.compile(r"/shared/[A-Za-z0-9_-]+$"))
+    shared_url = link.input_value()
+    look_at(page, "share-made", page.locator(".learn-bottom"))
+
+    stranger = browser.new_context(base_url=origin, locale="en-US")  # no cookie: someone the link was sent to
+    assert stranger.cookies() == []
+    other = watch.attach(stranger.new_page())
+    other.goto(shared_url)
+    expect(other.get_by_role("heading", level=1)).to_have_text(page.get_by_role("heading", level=1).inner_text())
+    expect(other.get_by_text("read-only")).to_be_visible()
+    expect(other.get_by_role("img", name=re.compile("prerequisite", re.IGNORECASE))).to_be_visible()
+    expect(other.get_by_role("checkbox")).to_have_count(0)
+    expect(other.get_by_role("button", name="Sign out")).to_have_count(0)
+    expect(other.locator("textarea, form[method=post]")).to_have_count(0)
+    assert "my private note" not in other.content()
+    expect(other.locator("li.concept .badge.state-done")).to_have_count(2)  # the owner chose to show progress
+    look(other, "shared")
+
+    share.get_by_role("button", name="Revoke share link").click()
+    expect(share).to_contain_text("revoked")
+    watch.expect_status(urlsplit(shared_url).path, 404)
+    other.reload()
+    expect(other.get_by_role("heading", name="Error 404")).to_be_visible()
+    expect(other.locator("main")).to_contain_text("revoked")
+    look(other, "shared-revoked")
+    stranger.close()
 
 
 def test_failure_retry_keyboard_theme_and_offline_docs(browser: Browser, isolated_home: Path) -> None:

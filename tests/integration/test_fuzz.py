@@ -99,9 +99,9 @@ def test_hostile_requests_get_a_4xx_with_a_message_and_leave_data_intact(world: 
                     content_type: str) -> None:
         method, template, _ = route
         ident = world[which_id] if which_id in ("mine", "theirs") else _quote(which_id)
-        path = template.format(task_id=ident, roadmap_id=f"rm-{ident}")
+        path = template.format(task_id=ident, roadmap_id=f"rm-{ident}", concept_id=ident, version=ident)
         if query:
-            path += "?" + "&".join(f"{_quote(k)}={_quote(v)}" for k, v in query.items())
+            path += ("&" if "?" in path else "?") + "&".join(f"{_quote(k)}={_quote(v)}" for k, v in query.items())
         headers = {"content-type": content_type}
         if auth != "mine":
             headers["Authorization"] = {"none": "", "wrong": f"Bearer {WRONG_KEY}"}.get(auth, auth)

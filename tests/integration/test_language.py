@@ -55,7 +55,7 @@ def _catalog_zh_words() -> set[str]:
 ALLOWED = PRODUCT_NAMES | CODE_KEYWORDS | _catalog_zh_words()
 IDS = [re.compile(p) for p in (
     r"\[[^\]\n]*\]\(\S+\)",  # Markdown links: a resource's published title and its URL
-    r"https?://\S+",  # addresses
+    r"(?:https?|file|s3)://\S+",  # addresses (web, and where the CLI says it saved the roadmap)
     r"\b(?:rm-)?[0-9a-f]{32}\b",  # task and roadmap ids
     r"roadmap-agent(?: (?:resume|retry|worker))?",  # the command and its subcommands
     r"--[a-z-]+",  # options (--full)

@@ -172,6 +172,12 @@ def test_a_learner_falls_behind_replans_reviews_exports_and_shares(client: TestC
     fresh = client.get(f"/api/v1/roadmaps/{final_roadmap(client, alice, use_skill_profile=False)}",
                        headers=alice).json()
     assert not set(done_ids) & set(fresh["assumed_known"])
+    # ... and a retried create with the same Idempotency-Key is the same request, profile or not
+    key = {**alice, "Idempotency-Key": "retry-with-a-profile"}
+    first = client.post("/api/v1/roadmaps", headers=key, json={"goal": "learn Docker"})
+    second = client.post("/api/v1/roadmaps", headers=key, json={"goal": "learn Docker"})
+    assert first.status_code == second.status_code == 202, second.text
+    assert first.json()["task_id"] == second.json()["task_id"]
 
 
 def _clear_errors(client: TestClient, alice: dict[str, str], base: str, concept_id: str) -> None:

@@ -1,6 +1,7 @@
 """The web app in server mode, in a real browser: PostgreSQL and Redis, one `serve`, one `worker`; no sign-in link
-is printed, the learner signs in with an API key, creates a roadmap that the worker builds, approves it and sees
-the graph. Console errors, foreign requests and serious axe-core violations fail it (tests/browser/browsing.py)."""
+is printed, the learner signs in with an API key, creates a roadmap that the worker builds, approves it, sees
+the graph, ticks a concept off (kept in PostgreSQL across a reload) and opens a share link without a cookie.
+Console errors, foreign requests and serious axe-core violations fail it (tests/browser/browsing.py)."""
 
 from __future__ import annotations
 
@@ -56,5 +57,22 @@ def test_sign_in_with_a_key_create_and_approve_with_a_worker(pg_server: Postgres
         page.get_by_role("link", name="Open the roadmap").click(timeout=60_000)
         expect(page.get_by_role("img", name=re.compile("prerequisite", re.IGNORECASE))).to_be_visible()
         look(page, "server-roadmap")
+
+        name = page.locator("li.concept .concept-name").first.inner_text()
+        page.get_by_role("checkbox", name=name, exact=True).check()
+        expect(page.get_by_role("region", name="Your progress")).to_contain_text("1 of")
+        page.reload()
+        expect(page.get_by_role("checkbox", name=name, exact=True)).to_be_checked()
+        share = page.get_by_role("region", name="Share")
+        share.get_by_role("button", name="Create share link").click()
+        shared_url = share.get_by_label("Share link").input_value()
+        stranger = browser.new_context(base_url=origin, locale="en-US")
+        other = watch.attach(stranger.new_page())
+        other.goto(shared_url)
+        expect(other.get_by_text("read-only")).to_be_visible()
+        expect(other.get_by_role("img", name=re.compile("prerequisite", re.IGNORECASE))).to_be_visible()
+        expect(other.get_by_role("checkbox")).to_have_count(0)
+        look(other, "server-shared")
+        stranger.close()
         watch.assert_clean()
         context.close()

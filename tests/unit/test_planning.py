@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from roadmap_agent.domain.catalog import Catalog, load_catalog
-from roadmap_agent.domain.models import Intent, Roadmap
-from roadmap_agent.domain.planning import OVER_BUDGET_PREFIX, design_curriculum
+from roadmap_agent.domain.models import Intent, LearnerRequest, Roadmap
+from roadmap_agent.domain.planning import OVER_BUDGET_PREFIX, design_curriculum, plan_request
 from roadmap_agent.domain.validation import auto_fix, validate_roadmap
 
 CATALOG = load_catalog()
@@ -117,3 +117,9 @@ def test_chinese_roadmap_uses_chinese_names() -> None:
     roadmap = design_curriculum(Intent(goal="g", domains=["python"], language="zh"), CATALOG, "rm-zh")
     assert roadmap.title.endswith("）") and "学习路线" in roadmap.title
     assert all(any("\u4e00" <= ch <= "\u9fff" for ch in c.name + c.description) for c in roadmap.concepts())
+
+
+def test_a_clamped_value_is_said_in_the_roadmap_too() -> None:
+    intent, roadmap = plan_request(LearnerRequest(goal="learn Go, 1000 hours a week"), CATALOG, "rm-clamped")
+    assert intent.hours_per_week == 80 and roadmap.hours_per_week == 80
+    assert any("1000" in note and "80" in note for note in roadmap.notes)

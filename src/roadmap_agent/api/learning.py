@@ -33,6 +33,15 @@ from roadmap_agent.api.learning_schemas import (
     VersionView,
     item_views,
 )
+from roadmap_agent.api.openapi import (
+    BAD_REQUEST,
+    COMMON,
+    CONFLICT,
+    NOT_FOUND,
+    PRECONDITION_FAILED,
+    RATE_LIMITED,
+    UNAVAILABLE,
+)
 from roadmap_agent.api.routes import SSE_HEARTBEAT, SSE_KEEPALIVE_EVERY, RoadmapId, sse_frame
 from roadmap_agent.api.state import ServicesDep
 from roadmap_agent.api.streams import with_keepalive
@@ -42,9 +51,13 @@ from roadmap_agent.domain.versions import VersionDiff
 from roadmap_agent.errors import InvalidRequest
 from roadmap_agent.events.stream import stream_events
 from roadmap_agent.learning import Learning, valid_timezone
+from roadmap_agent.web.roadmap_routes import shared_page
 
-router = APIRouter(prefix="/api/v1", tags=["learning"])
-shared_router = APIRouter(tags=["sharing"])
+# Every learning route may answer these (unknown roadmap or concept, a bad value, a review before done, a stale
+# If-Match); documented once for the router so the OpenAPI says every status with the real error body.
+router = APIRouter(prefix="/api/v1", tags=["learning"], responses={
+    **COMMON, **BAD_REQUEST, **NOT_FOUND, **CONFLICT, **PRECONDITION_FAILED, **RATE_LIMITED})
+shared_router = APIRouter(tags=["sharing"], responses={**NOT_FOUND, **RATE_LIMITED, **UNAVAILABLE})
 
 ConceptId = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9_.:-]{1,128}$",
                                      description="A concept's (or a stage project's) id in the roadmap.")]
@@ -80,8 +93,11 @@ async def list_roadmaps(user: UserDep, services: ServicesDep, limit: Annotated[i
             summary="Progress per concept and where I stand against the schedule")
 async def get_progress(user: UserDep, roadmap_id: RoadmapId, services: ServicesDep,
                        today: Today = None) -> ProgressView:
-    learning = _learning(services)
-    opened = await learning.open(roadmap_id, user.id)
+    return await _progress_view(_learning(services), roadmap_id, user.id, today)
+
+
+async def _progress_view(learning: Learning, roadmap_id: str, owner: str, today: date | None) -> ProgressView:
+    opened = await learning.open(roadmap_id, owner)
     summary, progress = await learning.summary(opened, today)
     return ProgressView.of(opened, summary, progress)
 
@@ -95,9 +111,7 @@ async def put_progress(user: UserDep, roadmap_id: RoadmapId, body: ProgressPut, 
         await learning.set_dates(roadmap_id, user.id, start_date=body.start_date, timezone=body.timezone)
     for update in body.updates:
         await learning.update(roadmap_id, user.id, update.concept_id, update.change(), today=today)
-    opened = await learning.open(roadmap_id, user.id)
-    summary, progress = await learning.summary(opened, today)
-    return ProgressView.of(opened, summary, progress)
+    return await _progress_view(learning, roadmap_id, user.id, today)
 
 
 @router.get("/roadmaps/{roadmap_id}/progress/{concept_id}", response_model=ItemView,
@@ -240,8 +254,13 @@ async def learning_events(user: UserDep, roadmap_id: RoadmapId, services: Servic
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-@shared_router.get("/shared/{token}", summary="A shared roadmap (read-only, no API key)")
-async def shared(token: ShareToken, services: ServicesDep, today: Today = None) -> JSONResponse:
+@shared_router.get("/shared/{token}", summary="A shared roadmap (read-only, no API key)",
+                   description="JSON; a browser (`Accept: text/html`) gets the read-only page instead.",
+                   response_model=None)
+async def shared(token: ShareToken, services: ServicesDep, request: Request,
+                 today: Today = None) -> JSONResponse | Response:
+    if "text/html" in request.headers.get("accept", ""):
+        return await shared_page(request, token, today)
     opened, summary = await _learning(services).shared(token, today)
     body: dict[str, Any] = {"roadmap": opened.roadmap.model_dump(mode="json"), "version": opened.version.version,
                             "start_date": opened.record.start_date.isoformat()}

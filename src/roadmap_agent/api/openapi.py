@@ -37,6 +37,7 @@ TOO_LARGE = _error(413, "The request body is larger than ROADMAP_AGENT_MAX_BODY_
 INVALID = _error(422, "The body, a parameter or a header does not match the schema; the message says which.")
 RATE_LIMITED = _error(429, "Too many requests or open streams for this API key (see Retry-After).")
 FORBIDDEN = _error(403, "Only admin keys may do this.")
+PRECONDITION_FAILED = _error(412, "If-Match names an older version of this progress entry: read it again, then retry.")
 UNAVAILABLE = _error(503, "A dependency is down or too slow; retry after Retry-After seconds.")
 # Every /api/v1 route can answer these.
 COMMON: Responses = {**UNAUTHORIZED, **TOO_LARGE, **INVALID, **UNAVAILABLE}

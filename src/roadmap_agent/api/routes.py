@@ -10,7 +10,7 @@ import json
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import anyio
 from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisconnect
@@ -80,10 +80,15 @@ async def create_roadmap(user: UserDep, body: CreateRoadmapBody, request: Reques
     limiter.take(user.key_id or user.id)
     learner = body.to_request()
     task = await services.runner.submit(user.id, learner, idempotency_key)
-    if idempotency_key is not None and task.request != learner.model_dump(mode="json"):
+    if idempotency_key is not None and _as_sent(task.request) != _as_sent(learner.model_dump(mode="json")):
         raise IdempotencyKeyReused("This Idempotency-Key was already used for a different request body; send a "
                                    "new key for a new roadmap, or the same body to get the first task back.")
     return TaskCreated(task_id=task.task_id, status=task.status, links=links_for(task.task_id))
+
+
+def _as_sent(request: dict[str, Any]) -> dict[str, Any]:
+    """A stored request as the client sent it: without what the skill profile added."""
+    return {k: v for k, v in request.items() if k != "profile_skills"}
 
 
 @router.get("/tasks", response_model=TaskPage, responses={**BAD_REQUEST, **FORBIDDEN}, summary="My tasks, newest first",

@@ -62,7 +62,8 @@ class CreateRoadmapBody(BaseModel):
     auto_approve: bool = False
     timezone: str | None = Field(default=None, max_length=64, examples=["Europe/Berlin"],
                                  description="IANA time zone of the learner: the start date's and calendar's.")
-    start_date: date | None = Field(default=None, description="When learning starts (default: the day the "
+    start_date: date | None = Field(default=None, strict=False,  # JSON has no date type: "YYYY-MM-DD"
+                                    description="When learning starts (default: the day the "
                                     "roadmap is finalized, in `timezone`).")
     use_skill_profile: bool = Field(default=True, description="Skip concepts you finished or knew in earlier "
                                     "roadmaps (listed as assumed known); false plans them again.")

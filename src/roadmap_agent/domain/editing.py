@@ -68,7 +68,7 @@ from roadmap_agent.domain.models import (
 )
 from roadmap_agent.domain.planning import LEVEL_HOURS_FACTOR, Plan, arrange, complete_roadmap, plan_of
 from roadmap_agent.domain.schedule import round_hours
-from roadmap_agent.domain.structure import PROJECT_MIN_HOURS, Unit, attach_projects, build_stages, module_key
+from roadmap_agent.domain.structure import PROJECT_MIN_HOURS, Unit, attach_projects, build_stages, module_key, reachable
 
 MAX_PROJECTS_PER_STAGE = 3
 MAX_NAMED = 6  # names listed in one sentence before "..."
@@ -416,16 +416,6 @@ def _order_edges(concepts: dict[str, Concept], rules: list[OrderRule], catalog: 
     for concept_id, wanted in needs.items():
         module_needs[module_of[concept_id]] |= {module_of[p] for p in wanted} - {module_of[concept_id]}
 
-    def reach(start: set[str], graph: dict[str, set[str]]) -> set[str]:
-        seen: set[str] = set()
-        pending = list(start)
-        while pending:
-            current = pending.pop()
-            if current not in seen:
-                seen.add(current)
-                pending += graph.get(current, ())
-        return seen
-
     edges: dict[str, set[str]] = {}
     firsts = {r.first for r in rules if r.then is None}
     for rule in reversed(rules):
@@ -433,10 +423,10 @@ def _order_edges(concepts: dict[str, Concept], rules: list[OrderRule], catalog: 
         for target in targets:
             if target == rule.first or rule.first in needs[target]:
                 continue
-            if target in reach(needs[rule.first], needs):
+            if target in reachable(needs[rule.first], needs):
                 continue  # it needs the target: the target stays first
             source_module, target_module = module_of[rule.first], module_of[target]
-            if source_module != target_module and target_module in reach({source_module}, module_needs):
+            if source_module != target_module and target_module in reachable({source_module}, module_needs):
                 continue  # its module builds on the target's module
             needs[target].add(rule.first)
             edges.setdefault(target, set()).add(rule.first)

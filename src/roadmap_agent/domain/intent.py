@@ -17,6 +17,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from roadmap_agent.domain import messages
 from roadmap_agent.domain.catalog import Catalog
 from roadmap_agent.domain.messages import out_of_scope_message
 from roadmap_agent.domain.models import (
@@ -131,6 +132,7 @@ class Found:
 
     value: int
     spans: tuple[Span, ...]
+    asked: float | None = None  # what the text said, when ``value`` is it clamped into range
 
 
 # -- hours per week --------------------------------------------------------------------------------
@@ -201,7 +203,7 @@ def find_hours_per_week(text: str) -> Found | None:
         hours = _weekly_hours(match, text, study_days[0] if study_days else None)
         if hours is not None:
             spans = (match.span(), study_days[1]) if study_days else (match.span(),)
-            return Found(clamp(hours, MIN_HOURS_PER_WEEK, MAX_HOURS_PER_WEEK), spans)
+            return _clamped(hours, MIN_HOURS_PER_WEEK, MAX_HOURS_PER_WEEK, spans)
     return None
 
 
@@ -252,7 +254,23 @@ def find_weeks(text: str) -> Found | None:
     if not found:
         return None
     _, _, weeks, span = min(found)
-    return Found(clamp(weeks, MIN_WEEKS, MAX_WEEKS), (span,))
+    return _clamped(weeks, MIN_WEEKS, MAX_WEEKS, (span,))
+
+
+def _clamped(value: float, low: int, high: int, spans: tuple[Span, ...]) -> Found:
+    kept = clamp(value, low, high)
+    return Found(kept, spans, None if low <= value <= high else value)
+
+
+def _clamp_warnings(hours: Found | None, weeks: Found | None, request: LearnerRequest, language: Language) -> list[str]:
+    """"80 h/week is the most a plan will assume; you asked 1000": said, not silently reinterpreted."""
+    warnings = []
+    for found, given, name in ((hours, request.hours_per_week, "hours"), (weeks, request.weeks, "weeks")):
+        if found is None or found.asked is None or given is not None:
+            continue  # not clamped, or the request's own field overrides the text
+        key = f"intent.clamped.{name}" + ("_low" if found.asked < found.value else "")
+        warnings.append(messages.text(key, language, limit=found.value, asked=f"{found.asked:g}"))
+    return warnings
 
 
 # -- level and preferences -------------------------------------------------------------------------
@@ -449,7 +467,8 @@ def analyze_intent(request: LearnerRequest, catalog: Catalog) -> Intent:
     text = normalise(request.goal)
     language = request.language or detect_language(request.goal)
     known, known_spans = find_known(text, catalog)
-    known = _unique([*known, *(i for s in request.known_skills for i in skill_ids(s, catalog))])
+    stated = [*request.known_skills, *request.profile_skills]
+    known = _unique([*known, *(i for s in stated for i in skill_ids(s, catalog))])
     target_text = blank(text, known_spans)
     targets = find_targets(target_text, catalog, set(known))
     uncovered = uncovered_subjects(target_text, catalog, language)
@@ -477,6 +496,7 @@ def analyze_intent(request: LearnerRequest, catalog: Catalog) -> Intent:
         narrowed=targets.narrowed,
         uncovered=uncovered,
         weeks_stated=bool(request.weeks or weeks),
+        clamped=_clamp_warnings(hours, weeks, request, language),
     )
 
 

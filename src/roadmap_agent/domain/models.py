@@ -41,6 +41,9 @@ class LearnerRequest(_Model):
     weeks: int | None = Field(default=None, ge=MIN_WEEKS, le=MAX_WEEKS)
     level: Level | None = None
     known_skills: list[str] = Field(default_factory=list, max_length=MAX_KNOWN_SKILLS)  # the API takes 100
+    # what the learner's skill profile adds (done or known in earlier roadmaps), kept apart from what they sent:
+    # an Idempotency-Key compares the request as sent
+    profile_skills: list[str] = Field(default_factory=list, max_length=MAX_KNOWN_SKILLS)
     language: Language | None = None
     auto_approve: bool = False
     timezone: str | None = Field(default=None, max_length=64)  # IANA name; the start date's and calendar's zone
@@ -65,6 +68,7 @@ class Intent(_Model):
     narrowed: list[str] = Field(default_factory=list)  # domains planned only for the topics the goal names
     uncovered: list[str] = Field(default_factory=list)  # subjects named that the offline catalog does not cover
     weeks_stated: bool = True  # False: the planner picks a realistic duration and says so
+    clamped: list[str] = Field(default_factory=list)  # warnings: a value the goal stated, brought into range
 
     @property
     def budget_hours(self) -> int:

@@ -48,7 +48,7 @@ def select(intent: Intent, catalog: Catalog) -> Selection:
     options = option_domains(intent.domains, catalog) | in_service_of_a_role(intent.domains, catalog, narrowed)
     goals: list[str] = list(intent.topics)
     excluded: set[str] = set()
-    notes: list[str] = []
+    notes: list[str] = list(intent.clamped)  # "80 h/week is the most a plan will assume; you asked 1000."
     for domain_id in intent.domains:
         domain = catalog.domains[domain_id]
         if domain_id in narrowed:

@@ -9,8 +9,9 @@ largest modules' outcomes and ends with the catalog project that best practises 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from roadmap_agent.domain.catalog import Catalog, CatalogProject
 from roadmap_agent.domain.messages import join, text
@@ -18,6 +19,7 @@ from roadmap_agent.domain.models import Concept, Language, Module, Project, Stag
 from roadmap_agent.domain.schedule import round_hours
 
 OTHER_MODULE = "other"
+T = TypeVar("T")
 HOURS_PER_STAGE = 30
 MAX_STAGES = 6
 PROJECT_SHARE = 0.15  # a stage's project takes about this share of its concept hours
@@ -139,21 +141,22 @@ def _deferred(groups: list[list[str]], needs: dict[int, set[int]], catalog: Cata
         return module.domain if module else OTHER_MODULE
     needed_by_others: set[int] = set()
     for i, wanted in needs.items():
-        for j in _reachable(wanted, needs):
+        for j in reachable(wanted, needs):
             if domain(j) != domain(i):
                 needed_by_others.add(j)
     return {i for i in range(len(groups)) if i not in needed_by_others and domain(i) in catalog.domains
             and catalog.domains[domain(i)].kind == "role"}
 
 
-def _reachable(start: set[int], needs: dict[int, set[int]]) -> set[int]:
-    seen: set[int] = set()
+def reachable(start: Iterable[T], graph: Mapping[T, Iterable[T]]) -> set[T]:
+    """Every node reachable from ``start`` in ``graph`` (node -> the nodes it points at), ``start`` included."""
+    seen: set[T] = set()
     pending = list(start)
     while pending:
         node = pending.pop()
         if node not in seen:
             seen.add(node)
-            pending += needs[node]
+            pending += graph.get(node, ())
     return seen
 
 

@@ -119,7 +119,7 @@ def intent_from(answer: IntentAnswer, request: LearnerRequest, names: Names, lan
     if not targets:
         raise GroundingError(f"none of the domains {answer.domains} is a catalog domain; use ids from: "
                              + ", ".join(catalog.domains))
-    known = list(dict.fromkeys(i for skill in [*answer.known_skills, *request.known_skills]
+    known = list(dict.fromkeys(i for skill in [*answer.known_skills, *request.known_skills, *request.profile_skills]
                                for i in skill_ids(skill, catalog)))
     hours = request.hours_per_week or (clamp(answer.hours_per_week, MIN_HOURS_PER_WEEK, MAX_HOURS_PER_WEEK)
                                        if answer.hours_per_week else DEFAULT_HOURS_PER_WEEK)

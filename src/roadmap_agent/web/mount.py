@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from roadmap_agent.settings import Settings
-from roadmap_agent.web import routes, task_routes
+from roadmap_agent.web import roadmap_routes, routes, task_routes
 from roadmap_agent.web.auth import WebState
 from roadmap_agent.web.pages import static_url
 from roadmap_agent.web.sessions import LoginLinks, SessionSigner, session_secret
@@ -27,6 +27,7 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     app.state.web = WebState(signer, LoginLinks(), settings.embedded)
     app.include_router(routes.router)
     app.include_router(task_routes.router)
+    app.include_router(roadmap_routes.router)
     app.mount("/static", StaticFiles(packages=[("roadmap_agent.web", "static")]), name="static")
     title = app.title
 

@@ -18,11 +18,13 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from roadmap_agent import __version__
 from roadmap_agent.api.errors import status_for
 from roadmap_agent.domain.models import Language
+from roadmap_agent.domain.progress import ItemProgress
 from roadmap_agent.errors import RoadmapAgentError
 from roadmap_agent.store.users import User
 from roadmap_agent.web.auth import session_of, web_state
 from roadmap_agent.web.i18n import LANG_COOKIE, LANGUAGE_NAMES, Translator, chosen_language, page_language
 from roadmap_agent.web.sessions import SESSION_COOKIE, Session
+from roadmap_agent.web.views import version_change_values
 
 THEME_COOKIE = "ra_theme"
 YEAR = 365 * 24 * 3600
@@ -61,7 +63,8 @@ def anchor(concept_id: str) -> str:
     return "concept-" + "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in concept_id)
 
 
-environment.globals.update(static=static_url, anchor=anchor)
+environment.globals.update(static=static_url, anchor=anchor, change_values=version_change_values,
+                           blank=lambda item_id: ItemProgress(concept_id=item_id))  # never touched: todo
 
 
 def render(request: Request, name: str, context: dict[str, Any], *, status: int = 200,

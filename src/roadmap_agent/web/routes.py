@@ -139,12 +139,13 @@ async def create(request: Request, signed_in: PageSession) -> Response:
 
 
 def _create_body(form: FormData) -> dict[str, Any]:
-    """The form's fields as the API's body: empty optional fields are left out, skills split on commas."""
+    """The form's fields as the API's body: empty optional fields are left out, numbers made ints, skills split
+    on commas."""
     body: dict[str, Any] = {"goal": str(form.get("goal") or "")}
     for name in ("hours_per_week", "weeks"):
         raw = str(form.get(name) or "").strip()
-        if raw:
-            body[name] = raw
+        if raw:  # the API's body is strict: a whole number becomes an int, anything else is reported as it is
+            body[name] = int(raw) if raw.isascii() and raw.isdigit() else raw
     for name in ("level", "language"):
         raw = str(form.get(name) or "").strip()
         if raw:

@@ -1,4 +1,4 @@
-"""Pages of one task and its roadmap: live progress, retry and cancel, the review, the roadmap and downloads.
+"""Pages of one task: live progress, retry and cancel, the review (the draft, its change list and diff).
 
 The task page renders the steps so far and then follows ``GET /api/v1/tasks/{id}/events`` (SSE, with the session
 cookie); each event refreshes the ``/tasks/{id}/live`` fragment, so the steps are always rendered here, in the
@@ -12,13 +12,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi import Path as PathParam
-from fastapi.responses import JSONResponse, PlainTextResponse
 
 from roadmap_agent.api.routes import ID_PATTERN
 from roadmap_agent.api.state import services_of
 from roadmap_agent.domain.models import ReviewDecision, Roadmap
-from roadmap_agent.domain.render import roadmap_to_markdown
-from roadmap_agent.errors import Conflict, RoadmapAgentError
+from roadmap_agent.errors import Conflict
 from roadmap_agent.services import Services
 from roadmap_agent.store.records import TaskRecord, TaskStatus
 from roadmap_agent.store.users import User
@@ -27,12 +25,10 @@ from roadmap_agent.web.graph import layout
 from roadmap_agent.web.i18n import Translator, page_language
 from roadmap_agent.web.pages import PageRoute, PageSession, redirect, render
 from roadmap_agent.web.sessions import Session
-from roadmap_agent.web.views import last_changes, schedule_rows, step_rows
+from roadmap_agent.web.views import last_changes, last_diff, schedule_rows, step_rows
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 TaskId = Annotated[str, PathParam(pattern=ID_PATTERN)]
-RoadmapId = Annotated[str, PathParam(pattern=ID_PATTERN)]
-ROADMAP_PREFIX = "rm-"  # workflow/graph.py: a roadmap's id is rm-<task id>
 
 
 def _services(request: Request) -> Services:
@@ -95,7 +91,8 @@ async def _review(request: Request, task_id: str, signed_in: tuple[User, Session
     roadmap = Roadmap.model_validate(draft) if draft else None
     events = await services.store.events_after(task_id, 0)
     context = {"task": task, "notice": notice, "feedback": feedback, "changes": last_changes(events),
-               "pending": task.status == TaskStatus.HUMAN_REVIEW_PENDING, **_roadmap_context(request, roadmap, task)}
+               "edit_diff": last_diff(events), "pending": task.status == TaskStatus.HUMAN_REVIEW_PENDING,
+               **roadmap_context(request, roadmap, task.roadmap_id or "", task.updated_at.date())}
     return render(request, "review.html", context, status=status, signed_in=signed_in,
                   language=roadmap.language if roadmap else _language_of(task))
 
@@ -124,45 +121,15 @@ async def review(request: Request, task_id: TaskId, signed_in: PageSession) -> R
     return redirect(f"/tasks/{task_id}")
 
 
-def _roadmap_context(request: Request, roadmap: Roadmap | None, task: TaskRecord | None) -> dict[str, Any]:
+def roadmap_context(request: Request, roadmap: Roadmap | None, roadmap_id: str, start: date) -> dict[str, Any]:
+    """What _roadmap.html needs; the roadmap page adds progress (``editable``), the shared page read-only states."""
     if roadmap is None:
         return {"roadmap": None}
-    start = task.updated_at if task else None
     catalog = _services(request).catalog.concepts
     names = {c: catalog[c].name.get(roadmap.language) for c in roadmap.assumed_known if c in catalog}
     names.update({p: catalog[p].name.get(roadmap.language) for c in roadmap.concepts() for p in c.prerequisites
                   if p in catalog})
-    names.update({c.id: c.name for c in roadmap.concepts()})
+    names.update({c.id: c.name for c in [*roadmap.completed, *roadmap.concepts()]})
     return {"roadmap": roadmap, "graph": layout(roadmap), "known": [names.get(c, c) for c in roadmap.assumed_known],
-            "in_roadmap": set(roadmap.concept_ids()), "names": names,
-            "weeks": schedule_rows(roadmap, start.date() if start else date.today())}
-
-
-async def _final(request: Request, roadmap_id: str, user: User) -> tuple[Roadmap, TaskRecord | None]:
-    services = _services(request)
-    body = await services.store.get_roadmap(roadmap_id, user.id)
-    try:
-        task: TaskRecord | None = await services.store.get_task(roadmap_id.removeprefix(ROADMAP_PREFIX), user.id)
-    except RoadmapAgentError:
-        task = None
-    return Roadmap.model_validate(body), task
-
-
-@router.get("/roadmaps/{roadmap_id}")
-async def roadmap_page(request: Request, roadmap_id: RoadmapId, signed_in: PageSession) -> Response:
-    roadmap, task = await _final(request, roadmap_id, signed_in[0])
-    return render(request, "roadmap.html", {"task": task, **_roadmap_context(request, roadmap, task)},
-                  signed_in=signed_in, language=roadmap.language)
-
-
-@router.get("/roadmaps/{roadmap_id}/roadmap.md")
-async def download_markdown(request: Request, roadmap_id: RoadmapId, signed_in: PageSession) -> Response:
-    roadmap, _ = await _final(request, roadmap_id, signed_in[0])
-    return PlainTextResponse(roadmap_to_markdown(roadmap), media_type="text/markdown; charset=utf-8",
-                             headers={"Content-Disposition": f'attachment; filename="{roadmap.id}.md"'})
-
-
-@router.get("/roadmaps/{roadmap_id}/roadmap.json")
-async def download_json(request: Request, roadmap_id: RoadmapId, signed_in: PageSession) -> Response:
-    body = await _services(request).store.get_roadmap(roadmap_id, signed_in[0].id)
-    return JSONResponse(body, headers={"Content-Disposition": f'attachment; filename="{roadmap_id}.json"'})
+            "in_roadmap": {*roadmap.concept_ids(), *(c.id for c in roadmap.completed)}, "names": names,
+            "weeks": schedule_rows(roadmap, start), "roadmap_id": roadmap_id, "progress": None, "editable": False}

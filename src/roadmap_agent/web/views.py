@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from roadmap_agent.domain.changes import EditReport, RoadmapDiff
 from roadmap_agent.domain.models import Roadmap
+from roadmap_agent.domain.versions import ConceptChange
 from roadmap_agent.steps import STEPS
 from roadmap_agent.store.records import Event, EventType
 
@@ -52,6 +54,10 @@ def step_rows(events: list[Event]) -> list[StepRow]:
                                 extra={"review_round": event.data.get("review_round")}))
         else:
             state = {EventType.FAILED: "failed", EventType.COMPLETED: "done"}.get(event.type, "info")
+            if event.type in (EventType.FAILED, EventType.CANCELLED):  # the step it stopped in did not finish
+                for row in running.values():
+                    row.state = "failed" if event.type == EventType.FAILED else "info"
+                running.clear()
             rows.append(StepRow(f"event.{event.type.value}", state, event.seq, event.message))
     return rows
 
@@ -97,3 +103,22 @@ def schedule_rows(roadmap: Roadmap, start: date) -> list[WeekRow]:
                             [(c, names.get(c, c)) for c in week.concept_ids],
                             [titles.get(p, p) for p in week.project_ids]))
     return rows
+
+
+def last_diff(events: list[Event]) -> RoadmapDiff | None:
+    """The structured diff of the latest edit (``report.diff`` of the latest review request), None before one."""
+    for event in reversed(events):
+        if event.type == EventType.HUMAN_REVIEW_REQUIRED:
+            report = event.data.get("report")
+            return EditReport.model_validate(report).diff if isinstance(report, dict) else None
+    return None
+
+
+def version_change_values(change: ConceptChange) -> dict[str, Any]:
+    """What a version change's sentence (``vchange.<kind>``) names: weeks and hours before and after."""
+    return {"name": change.name, "before": change.before.week or "–", "after": change.after.week or "–",
+            "hours_before": _hours(change.before.hours), "hours_after": _hours(change.after.hours)}
+
+
+def _hours(value: float | None) -> str:
+    return "–" if value is None else f"{value:g}"

@@ -46,7 +46,7 @@ class TaskRules:
         """
         if request.use_skill_profile and self.known_skills is not None:
             profile = [s for s in await self.known_skills(owner) if s not in request.known_skills]
-            request = request.model_copy(update={"known_skills": [*request.known_skills, *profile]})
+            request = request.model_copy(update={"profile_skills": profile})
         task, created = await self.store.create_task(owner, request.model_dump(mode="json"), idempotency_key)
         if created:
             self.metrics.runs_started.inc()

@@ -1,7 +1,8 @@
-// roadmap-agent pages: the dark-mode toggle, and live progress on a task page (SSE -> refresh the fragment).
+// roadmap-agent pages: the dark-mode toggle, a share link to copy, and live progress on a task page (SSE -> refresh the fragment).
 (function () {
   "use strict";
   var root = document.documentElement;
+  root.classList.add("js");  // forms that save on change hide their Save buttons (.no-js-only)
 
   function dark() {
     var chosen = root.getAttribute("data-theme");
@@ -20,6 +21,24 @@
       toggle.setAttribute("aria-pressed", String(next === "dark"));
     });
   }
+
+  // A saved state comes back as a new form (its "was" is the saved state): the concept's look follows it.
+  document.body.addEventListener("htmx:afterSettle", function () {
+    document.querySelectorAll(".progress-form").forEach(function (form) {
+      var item = form.parentElement;
+      var saved = form.querySelector("input[name=was]").value;
+      item.className = item.className.replace(/\bstate-[a-z]+/g, "").trim() + " state-" + saved;
+    });
+  });
+
+  // A new share link is selected when it appears, ready to copy.
+  document.body.addEventListener("htmx:afterSwap", function () {
+    var link = document.getElementById("share-url");
+    if (link && document.activeElement && document.activeElement.closest && !document.activeElement.closest("form")) {
+      link.focus();
+      link.select();
+    }
+  });
 
   var live = document.getElementById("live");
   if (!live || live.getAttribute("data-terminal") || !window.EventSource) { return; }

@@ -11,13 +11,16 @@ from typing import get_args
 
 import pytest
 
+from roadmap_agent.domain.changes import EditReport
 from roadmap_agent.domain.models import LEVELS, Concept, Module, Project, ResourceKind, Roadmap, Stage
+from roadmap_agent.domain.progress import STATES, Standing
+from roadmap_agent.domain.versions import Change
 from roadmap_agent.steps import STEPS
 from roadmap_agent.store.records import Event, EventType, TaskStatus
 from roadmap_agent.web.graph import COLUMN_WIDTH, LABEL_WIDTH, layout, text_width, wrap
 from roadmap_agent.web.i18n import texts
 from roadmap_agent.web.sessions import LoginLinks, SessionSigner
-from roadmap_agent.web.views import change_sentences, last_changes, step_rows
+from roadmap_agent.web.views import change_sentences, last_changes, last_diff, step_rows
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "src" / "roadmap_agent" / "web" / "templates"
 
@@ -113,7 +116,7 @@ def test_the_step_list_shows_each_step_once_with_its_planner_and_the_review() ->
               _event(6, EventType.FAILED, message="boom")]
     rows = step_rows(events)
     assert [(r.key, r.state) for r in rows] == [
-        ("event.accepted", "info"), ("step.intent_analysis", "done"), ("step.curriculum_design", "running"),
+        ("event.accepted", "info"), ("step.intent_analysis", "done"), ("step.curriculum_design", "failed"),
         ("event.human_review_required", "waiting"), ("event.failed", "failed")]
     assert rows[1].planner == "offline" and rows[1].duration_ms == 5.0
     assert last_changes(events) == ["Removed X."]
@@ -147,5 +150,21 @@ def test_every_text_a_template_names_exists() -> None:
     built = ([f"status.{s.value}" for s in TaskStatus] + [f"level.{level}" for level in LEVELS]
              + [f"kind.{kind}" for kind in get_args(ResourceKind)] + [f"step.{step}" for step in STEPS]
              + [f"state.{state}" for state in ("running", "done", "waiting", "failed", "info")]
-             + [f"planner.{planner}" for planner in ("offline", "llm")])
+             + [f"planner.{planner}" for planner in ("offline", "llm")]
+             + [f"progress.state.{state}" for state in STATES] + [f"standing.{s}" for s in get_args(Standing)]
+             + [f"vchange.{change}" for change in get_args(Change)]
+             + [f"reviews.{rating}" for rating in ("again", "hard", "good", "easy")])
     assert set(built) - set(texts()) == set()
+
+
+def test_the_review_page_reads_the_diff_of_the_latest_edit_only() -> None:
+    def asked(seq: int, report: object) -> Event:
+        return Event(task_id="t", seq=seq, type=EventType.HUMAN_REVIEW_REQUIRED, message="",
+                     data={"report": report}, timestamp=datetime(2025, 1, 1, tzinfo=UTC))
+
+    edit = EditReport.model_validate({"diff": {"removed": [{"concept_id": "docker", "name": "Docker", "hours": 6}],
+                                               "weeks_before": 13, "weeks_after": 8}})
+    found = last_diff([asked(1, edit.model_dump(mode="json")), asked(2, edit.model_dump(mode="json"))])
+    assert found is not None and found.removed[0].name == "Docker" and found.weeks_after == 8
+    assert last_diff([asked(1, edit.model_dump(mode="json")), asked(2, None)]) is None, "a fresh draft: no diff"
+    assert last_diff([]) is None
