@@ -27,7 +27,7 @@ from roadmap_agent.learning import Learning
 from roadmap_agent.llm.base import Planner
 from roadmap_agent.llm.client import LLMClient
 from roadmap_agent.llm.fallback import open_planner
-from roadmap_agent.logging import get_logger
+from roadmap_agent.logging import dropped_log_lines, get_logger
 from roadmap_agent.metrics import Metrics, counter, gauge
 from roadmap_agent.redaction import redact_url
 from roadmap_agent.settings import API_QUEUE_POOL, Settings
@@ -183,6 +183,8 @@ def live_metrics(services: Services) -> Iterable[Metric]:
                 [({"state": state}, value) for state, value in services.database.pool_stats().items()])
     yield gauge("roadmap_emergency_mode", "1 when running without a checkpointer.",
                 [({}, float(services.emergency))])
+    yield counter("roadmap_log_lines_dropped", "Log lines that could not be written (stderr on a full disk, "
+                  "a closed pipe).", [({}, float(dropped_log_lines()))])
     if services.queue is not None:
         queue = services.queue
         yield counter("roadmap_runs_requeued", "Runs put back in the queue by this process's sweep, by cause.",
