@@ -77,7 +77,7 @@ class Checkpointer:
         except (OSError, aiosqlite.Error) as exc:
             raise CheckpointerUnavailable(f"Cannot open the checkpoint file {path} ({exc}). "
                                           "Check ROADMAP_AGENT_HOME points at a writable folder.") from exc
-        saver = AsyncSqliteSaver(conn)
+        saver = DiskAwareSqliteSaver(conn, path)
         try:
             await saver.setup()
             yield cls(saver, str(path))
@@ -119,6 +119,34 @@ class Checkpointer:
     def pool_stats(self) -> dict[str, float]:
         """Pool connections in use / idle, callers waiting, calls abandoned after a timeout (for metrics)."""
         return self.saver.pool_stats() if isinstance(self.saver, PooledPostgresSaver) else {}
+
+
+class DiskAwareSqliteSaver(AsyncSqliteSaver):
+    """LangGraph's SQLite saver whose writes refused by a full disk raise ``CheckpointerUnavailable`` with the
+    data folder's disk-full sentence, instead of a bare ``OperationalError: disk I/O error``."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+        super().__init__(conn)
+        self.path = path
+
+    async def aput(self, config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata,
+                   new_versions: ChannelVersions) -> RunnableConfig:
+        return await self._mapped(super().aput(config, checkpoint, metadata, new_versions))
+
+    async def aput_writes(self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str,
+                          task_path: str = "") -> None:
+        await self._mapped(super().aput_writes(config, writes, task_id, task_path))
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        return await self._mapped(super().aget_tuple(config))
+
+    async def _mapped(self, call: Awaitable[T]) -> T:
+        try:
+            return await call
+        except aiosqlite.OperationalError as exc:
+            if (full := datadir.sqlite_disk_error(self.path, str(exc))) is not None:
+                raise CheckpointerUnavailable(full) from exc
+            raise
 
 
 class PooledPostgresSaver(AsyncPostgresSaver):

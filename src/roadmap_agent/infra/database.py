@@ -133,9 +133,8 @@ class Database:
             await self._probe_engine.dispose(close=not self._probe_engine.pool.checkedout())  # type: ignore[attr-defined]
 
     def _unavailable(self, exc: DBAPIError) -> DependencyUnavailable:
-        if self.is_sqlite and "disk is full" in postgres.first_line(exc):
-            return DatabaseUnavailable("The disk holding the data folder is full (SQLite: database or disk is "
-                                       "full). Free some space; runs continue or can be retried after that.")
+        if self.is_sqlite and (full := datadir.sqlite_disk_error(Path(self.where), postgres.first_line(exc))):
+            return DatabaseUnavailable(full)
         return self._boundary.unavailable(exc)
 
     @staticmethod

@@ -67,6 +67,29 @@ def _explain(folder: Path, exc: OSError) -> str:
     return f"{where} cannot be used ({exc.strerror or exc}). Point ROADMAP_AGENT_HOME at a writable folder."
 
 
+# A "disk I/O error" from SQLite with this little room left is the full disk (SQLite reports a write that ran out
+# of space either way, depending on which file it was extending).
+LOW_SPACE_MB = 64
+
+
+def disk_full(folder: Path, detail: str) -> str:
+    """The one sentence for a write the full disk under the data folder refused (database, checkpoints,
+    artifacts); ``detail`` is the driver's words. Names no path: it reaches clients in the task's error."""
+    return (f"The disk holding the data folder is full ({_free_mb(folder)} MB free; {detail}). Free some space; "
+            "runs continue or can be retried after that.")
+
+
+def sqlite_disk_error(file: Path, cause: str) -> str | None:
+    """:func:`disk_full`'s sentence when an SQLite error on ``file`` comes from a full disk, else None."""
+    if "disk is full" in cause or ("disk I/O error" in cause and _free_mb(file.parent) < LOW_SPACE_MB):
+        return disk_full(file.parent, f"SQLite: {cause}")
+    return None
+
+
+def is_full(exc: OSError) -> bool:
+    return exc.errno in FULL
+
+
 def _free_mb(folder: Path) -> int:
     existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("/"))
     return shutil.disk_usage(existing).free // (1024 * 1024)

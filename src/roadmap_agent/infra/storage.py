@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from roadmap_agent.errors import StorageUnavailable
+from roadmap_agent.infra import datadir
 from roadmap_agent.logging import get_logger
 from roadmap_agent.settings import StorageSettings
 
@@ -51,6 +52,8 @@ class LocalArtifactStore:
         try:
             await asyncio.to_thread(_atomic_write, path, data)
         except OSError as exc:
+            if datadir.is_full(exc):
+                raise StorageUnavailable(datadir.disk_full(self.root, f"writing {key}: {exc.strerror}")) from exc
             raise StorageUnavailable(f"Cannot write {path} ({exc.strerror}). Check the folder is writable.") from exc
         return path.as_uri()
 

@@ -25,7 +25,7 @@ import asyncio
 import os
 import socket
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
@@ -58,6 +58,7 @@ from roadmap_agent.workflow.tasks import RUNNABLE, KnownSkills, TaskRules
 __all__ = ["RUNNABLE", "Runner", "default_worker_name", "step_label", "task_language"]
 
 log = get_logger(__name__)
+T = TypeVar("T")
 FINAL_SAVE_MAX_DELAY = 30.0  # seconds between attempts to save a run's outcome the database refused
 
 Dispatch = Callable[[str], Awaitable[None]]
@@ -177,7 +178,8 @@ class Runner:
         ``DependencyUnavailable`` escapes only when the run is queued (the queue retries it with backoff);
         in-process it ends the task ``failed`` with the reason, and ``retry`` continues it later.
         """
-        claim = await self.store.claim_run(task_id, self.worker_name)
+        claim = await self._until_saved(lambda: self.store.claim_run(task_id, self.worker_name), "run_not_claimed",
+                                        task_id)
         if claim is None:
             return (await self.store.get_task(task_id)).status
         epoch, previous = claim
@@ -296,19 +298,24 @@ class Runner:
         log.info(event.value, task_id=task_id, status=status.value, error=error)
         values = {"status": status.value, "error": error, "error_code": error_code, "current_step": None,
                   "worker": None}
+        await self._until_saved(lambda: self.hooks.emit(task_id, event, message, status=status.value, data=data,
+                                                        task_values=values), "final_state_not_saved", task_id)
+        self.metrics.runs_finished.labels(status=status.value).inc()
+        return status
+
+    async def _until_saved(self, write: Callable[[], Awaitable[T]], what: str, task_id: str) -> T:
+        """``write()``, again with backoff while the database refuses it, when in-process.
+
+        In-process (a full disk, the database away) a task must not stay ``pending`` or ``running`` forever:
+        keep what is to be written and write it as soon as the database takes writes again; cancel and retry
+        follow. Queued, the error escapes: the queue retries the run with its own backoff."""
         delay = 1.0
         while True:
             try:
-                await self.hooks.emit(task_id, event, message, status=status.value, data=data, task_values=values)
-                break
+                return await write()
             except DatabaseUnavailable as exc:
-                if self.queued:  # the queue retries the run
+                if self.queued:
                     raise
-                # In-process (a full disk, the database away): the task must not stay "running" forever. Keep
-                # the outcome and save it as soon as the database takes writes again; cancel and retry follow.
-                log.error("final_state_not_saved", task_id=task_id, status=status.value, error=exc.message,
-                          retry_in_s=delay)
+                log.error(what, task_id=task_id, error=exc.message, retry_in_s=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, FINAL_SAVE_MAX_DELAY)
-        self.metrics.runs_finished.labels(status=status.value).inc()
-        return status
