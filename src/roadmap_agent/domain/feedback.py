@@ -23,8 +23,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from roadmap_agent.domain.amounts import blank, find_hours_per_week, find_weeks, normalise
 from roadmap_agent.domain.catalog import Catalog
-from roadmap_agent.domain.intent import blank, find_hours_per_week, find_weeks, normalise
 from roadmap_agent.domain.models import ResourcePreference
 
 
