@@ -34,7 +34,7 @@ from typing import Any
 from roadmap_agent.domain.catalog import Catalog, resources_for
 from roadmap_agent.domain.changes import Change, ChangeKind, EditReport, NotUnderstood
 from roadmap_agent.domain.diff import diff_roadmaps
-from roadmap_agent.domain.feedback import (
+from roadmap_agent.domain.edit_ops import (
     AddConcepts,
     ChangeLevel,
     EditOp,
@@ -49,8 +49,8 @@ from roadmap_agent.domain.feedback import (
     SetWeeks,
     SkipConcepts,
     Unclear,
-    read_feedback,
 )
+from roadmap_agent.domain.feedback import read_feedback
 from roadmap_agent.domain.messages import text
 from roadmap_agent.domain.models import (
     LEVELS,

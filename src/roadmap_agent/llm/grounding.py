@@ -19,8 +19,7 @@ from datetime import date
 from roadmap_agent.domain.amounts import clamp
 from roadmap_agent.domain.catalog import Catalog
 from roadmap_agent.domain.changes import EditReport
-from roadmap_agent.domain.editing import apply_edits
-from roadmap_agent.domain.feedback import (
+from roadmap_agent.domain.edit_ops import (
     LESS,
     MORE,
     AddConcepts,
@@ -38,6 +37,7 @@ from roadmap_agent.domain.feedback import (
     SkipConcepts,
     Unclear,
 )
+from roadmap_agent.domain.editing import apply_edits
 from roadmap_agent.domain.intent import DEFAULT_HOURS_PER_WEEK, DEFAULT_WEEKS, skill_ids
 from roadmap_agent.domain.models import (
     MAX_HOURS_PER_WEEK,
