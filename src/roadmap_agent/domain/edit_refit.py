@@ -25,7 +25,15 @@ from roadmap_agent.domain.models import (
     Stage,
 )
 from roadmap_agent.domain.planning import Plan, arrange, complete_roadmap
-from roadmap_agent.domain.structure import PROJECT_MIN_HOURS, Unit, attach_projects, build_stages, module_key, reachable
+from roadmap_agent.domain.structure import (
+    PROJECT_MIN_HOURS,
+    Unit,
+    attach_projects,
+    build_stages,
+    module_key,
+    reachable,
+    split_evenly,
+)
 
 READING: frozenset[ResourceKind] = frozenset({"docs", "book", "article", "tutorial"})
 INTERACTIVE: frozenset[ResourceKind] = frozenset({"practice", "course"})
@@ -135,16 +143,7 @@ def _chunks(units: list[Unit], parts: int) -> list[list[Unit]]:
     count = min(parts, len(units))
     if count <= 1:
         return [units]
-    target = sum(u.hours for u in units) / count
-    chunks: list[list[Unit]] = [[]]
-    filled = 0.0
-    for position, unit in enumerate(units):
-        chunks[-1].append(unit)
-        filled += unit.hours
-        left = len(units) - position - 1
-        if len(chunks) < count and left >= count - len(chunks) and filled >= target * len(chunks) * 0.9:
-            chunks.append([])
-    return [c for c in chunks if c]
+    return split_evenly(units, count, 0.9)
 
 
 def _shrink_projects(stages: list[Stage], budget: float, fitted: float) -> None:
