@@ -8,7 +8,8 @@ import pytest
 
 from roadmap_agent.domain.catalog import load_catalog
 from roadmap_agent.domain.changes import EditReport
-from roadmap_agent.domain.editing import PAID_HOSTS, edit_roadmap, keep_review_state
+from roadmap_agent.domain.edit_refit import PAID_HOSTS
+from roadmap_agent.domain.editing import edit_roadmap, keep_review_state
 from roadmap_agent.domain.models import Intent, Roadmap
 from roadmap_agent.domain.planning import design_curriculum
 from roadmap_agent.domain.render import roadmap_to_markdown

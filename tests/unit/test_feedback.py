@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from roadmap_agent.domain.catalog import Catalog, build_catalog, load_catalog
-from roadmap_agent.domain.feedback import (
+from roadmap_agent.domain.edit_ops import (
     AddConcepts,
     ChangeLevel,
     EditOp,
@@ -20,9 +20,8 @@ from roadmap_agent.domain.feedback import (
     SetWeeks,
     SkipConcepts,
     Unclear,
-    parse_feedback,
-    read_feedback,
 )
+from roadmap_agent.domain.feedback import parse_feedback, read_feedback
 
 # A named technology stands for its goal concepts and what they need from the same domain (catalog order).
 DOCKER = ("devops.docker", "docker.dockerfile", "devops.docker_compose")

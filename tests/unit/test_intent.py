@@ -6,15 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from roadmap_agent.domain.amounts import find_hours_per_week, find_weeks, normalise, parse_chinese_numeral, parse_number
 from roadmap_agent.domain.catalog import Catalog, build_catalog, load_catalog
-from roadmap_agent.domain.intent import (
-    analyze_intent,
-    find_hours_per_week,
-    find_weeks,
-    normalise,
-    parse_chinese_numeral,
-    parse_number,
-)
+from roadmap_agent.domain.intent import analyze_intent
 from roadmap_agent.domain.models import (
     MAX_HOURS_PER_WEEK,
     MAX_WEEKS,

@@ -1,14 +1,15 @@
 """Review feedback in English or Chinese becomes a list of edit operations (parsing only, no applying).
 
 "skip Docker and Git, more time on SQL, make it 8 weeks" -> ``SkipConcepts``, ``ScaleHours``, ``SetWeeks``;
-"跳过 Docker, SQL 多一些时间, 每周只有5小时" likewise. ``editing.py`` applies the operations.
+"跳过 Docker, SQL 多一些时间, 每周只有5小时" likewise. The operations are defined in ``edit_ops.py`` and
+``editing.py`` applies them.
 
 ``read_feedback`` also returns what it could not read (``Unclear``): nothing the learner said is dropped in
-silence. Whole phrases are read first and blanked (a date to finish by, weekly hours, a duration, a resource
-preference such as "no videos", "easier", "more projects"); then each clause is read for an order ("start with
-X", "X before Y") or for verbs with the concepts they name. A clause that is left with words that are neither
-filler nor praise ("banana purple", "no" alone) is unclear; a verb whose concepts the catalog does not have
-("skip banana") is unclear with the name it could not find.
+silence. Whole phrases are read first and blanked (``feedback_phrases.py``: a date to finish by, weekly hours, a
+duration, a resource preference such as "no videos", "easier", "more projects"); then each clause is read, here,
+for an order ("start with X", "X before Y") or for verbs with the concepts they name. A clause that is left with
+words that are neither filler nor praise ("banana purple", "no" alone) is unclear; a verb whose concepts the
+catalog does not have ("skip banana") is unclear with the name it could not find.
 
 How a sentence is read: it is split into clauses at commas, "and", "but", "然后", ...; in each clause the
 verbs ("skip", "加上", "more time on") are found longest first, and each verb takes the concepts named after it
@@ -21,111 +22,42 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Literal
 
+from roadmap_agent.domain.amounts import Span, blank, normalise
 from roadmap_agent.domain.catalog import Catalog
-from roadmap_agent.domain.intent import blank, find_hours_per_week, find_weeks, normalise
-from roadmap_agent.domain.models import ResourcePreference
-
-
-@dataclass(frozen=True)
-class SkipConcepts:
-    """Leave these out: the learner does not want them (now); they are not known."""
-
-    concept_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class KnowConcepts:
-    """Leave these out because the learner already knows them."""
-
-    concept_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class AddConcepts:
-    """Teach these too (with whatever they need first)."""
-
-    concept_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class ScaleHours:
-    """Spend ``factor`` times the hours on these (1.5 "more time", 2.0 "much more", 0.6 "less")."""
-
-    concept_ids: tuple[str, ...]
-    factor: float
-
-
-@dataclass(frozen=True)
-class SetWeeks:
-    weeks: int
-
-
-@dataclass(frozen=True)
-class SetHoursPerWeek:
-    hours: int
-
-
-@dataclass(frozen=True)
-class FinishBy:
-    """Finish by a date; the year (when not said) and the weeks are worked out against today when applied."""
-
-    month: int
-    day: int | None = None  # None: the start of the month, or its end with ``end_of_month``
-    year: int | None = None
-    end_of_month: bool = False
-
-
-@dataclass(frozen=True)
-class ChangeLevel:
-    step: int  # -1 easier, +1 harder
-
-
-@dataclass(frozen=True)
-class OrderFirst:
-    """These as early as their prerequisites allow."""
-
-    concept_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class OrderBefore:
-    first: tuple[str, ...]
-    then: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class PreferResources:
-    preference: ResourcePreference
-
-
-@dataclass(frozen=True)
-class MoreProjects:
-    pass
-
-
-EditOp = (SkipConcepts | KnowConcepts | AddConcepts | ScaleHours | SetWeeks | SetHoursPerWeek | FinishBy
-          | ChangeLevel | OrderFirst | OrderBefore | PreferResources | MoreProjects)
-
-
-@dataclass(frozen=True)
-class Unclear:
-    """A part of the feedback that was not read: ``unknown`` words, or a name the catalog does not have."""
-
-    text: str
-    reason: Literal["unknown", "not_found"] = "unknown"
+from roadmap_agent.domain.edit_ops import (
+    LESS,
+    MORE,
+    MUCH_LESS,
+    MUCH_MORE,
+    AddConcepts,
+    ChangeLevel,
+    EditOp,
+    KnowConcepts,
+    MoreProjects,
+    OrderBefore,
+    OrderFirst,
+    PreferResources,
+    ScaleHours,
+    SkipConcepts,
+    Unclear,
+)
+from roadmap_agent.domain.feedback_phrases import (
+    Placed,
+    PlacedUnclear,
+    budget_operations,
+    date_operation,
+    phrase_operations,
+)
 
 
 @dataclass
 class Reading:
+    """What ``read_feedback`` made of the feedback: the operations, and every part it could not read."""
+
     ops: list[EditOp] = field(default_factory=list)
     unclear: list[Unclear] = field(default_factory=list)
 
-MORE = 1.5
-MUCH_MORE = 2.0
-LESS = 0.6
-MUCH_LESS = 0.4
 
 _QUANTITY = r"(?:一)?(?:点|些|一些|一点|点儿)?的?(?:学习)?"
 # (kind, factor, pattern). "keep" verbs make no operation; they stop "skip docker but keep git" from skipping git.
@@ -220,10 +152,6 @@ def _operation(verb: _Verb, ids: tuple[str, ...]) -> EditOp | None:
     return ScaleHours(ids, verb.factor)
 
 
-_Placed = tuple[int, EditOp]  # an operation and where the feedback asked for it, to keep the reader's order
-_PlacedUnclear = tuple[int, Unclear]
-Span = tuple[int, int]
-
 # -- what is not a request: filler, praise ----------------------------------------------------------
 
 _FILLER_EN = frozenset("""
@@ -264,134 +192,6 @@ def _is_remark(text: str) -> bool:
     return bool(_PRAISE_EN.search(text)) and not _NEGATION_EN.search(text)
 
 
-# -- whole phrases: a date, the budget, resources, the level, projects -----------------------------
-
-_MONTHS = {name: index for index, names in enumerate((
-    ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",), ("june", "jun"),
-    ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"), ("october", "oct"),
-    ("november", "nov"), ("december", "dec")), start=1) for name in names}
-_MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
-_DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
-_YEAR = r"(?:,?\s*(?P<year>20\d\d))?"
-_EN_DATE = re.compile(
-    r"\b(?:finish(?:ed)?|done|complete(?:d)?|ready|wrap(?:ped)? up|end(?:ing)?|deadline(?: is)?|due)?\s*"
-    r"(?:\b(?:by|before|until|till|no later than)\b)\s+(?:the\s+)?"
-    r"(?:(?P<iso>(?P<iy>20\d\d)-(?P<im>[01]?\d)-(?P<id>[0-3]?\d))"
-    r"|(?P<end>end of\s+)?(?:" + _MONTH + r"(?:\s+" + _DAY + r")?" + _YEAR
-    + r"|" + _DAY.replace("day", "day2") + r"(?:\s+of)?\s+" + _MONTH.replace("month", "month2")
-    + _YEAR.replace("year", "year2") + r"))\b",
-    re.ASCII)
-_ZH_DATE = re.compile(
-    r"(?:在|到|于)?(?:(?P<year>20\d\d)\s*年\s*)?(?P<month>1[0-2]|0?[1-9])\s*月\s*(?:(?P<day>[0-3]?\d)\s*[日号]"
-    r"|(?P<end>底|末))?\s*(?:之前|以前|前|完成|结束|学完)")
-
-
-def _date_operation(sentence: str) -> tuple[_Placed, Span] | None:
-    for match in _EN_DATE.finditer(sentence):
-        groups = match.groupdict()
-        if groups["iso"]:
-            op = FinishBy(int(groups["im"]), int(groups["id"]), int(groups["iy"]))
-        else:
-            month = _MONTHS[groups["month"] or groups["month2"]]
-            day = groups["day"] or groups.get("day2")
-            year = groups["year"] or groups["year2"]
-            op = FinishBy(month, int(day) if day else None, int(year) if year else None,
-                          end_of_month=bool(groups["end"]))
-        if 1 <= op.month <= 12:
-            return (match.start(), op), match.span()
-    zh = _ZH_DATE.search(sentence)
-    if zh:
-        op = FinishBy(int(zh["month"]), int(zh["day"]) if zh["day"] else None,
-                      int(zh["year"]) if zh["year"] else None, end_of_month=bool(zh["end"]))
-        return (zh.start(), op), zh.span()
-    return None
-
-
-_RELATIVE = re.compile(r"(?:\b(?:add|another|extra|more|plus)|多|再|延长|增加)\s*$", re.ASCII)
-
-
-def _budget_operations(sentence: str) -> tuple[list[_Placed], list[_PlacedUnclear], list[Span]]:
-    """Weekly hours and duration anywhere in ``sentence`` ("3 days a week, 2 hours each day")."""
-    ops: list[_Placed] = []
-    unclear: list[_PlacedUnclear] = []
-    spans: list[Span] = []
-    hours = find_hours_per_week(sentence)
-    if hours:
-        ops.append((hours.spans[0][0], SetHoursPerWeek(hours.value)))
-        spans += hours.spans
-        sentence = blank(sentence, hours.spans)
-    weeks = find_weeks(sentence)
-    if weeks:
-        start, end = weeks.spans[0]
-        relative = _RELATIVE.search(sentence[:start])
-        if relative:  # "add 2 weeks" is relative; we only set totals, and say so
-            unclear.append((relative.start(), Unclear(sentence[relative.start():end].strip())))
-            spans.append((relative.start(), end))
-        else:
-            ops.append((start, SetWeeks(weeks.value)))
-            spans.append((start, end))
-    return ops, unclear, spans
-
-
-_NO = (r"(?:\bno\b|\bnot\b|\bnot many\b|\b(?:don't|do not|dont) (?:like|want|enjoy|need)\b|\bhate\b|\bdislike\b"
-       r"|\bwithout\b|\bavoid\b|\bfewer\b|\bless\b|\bskip\b|\bremove\b|\bnot a fan of\b|\bcan't stand\b"
-       r"|不要|不喜欢|讨厌|不看|不想看|别给|别|去掉|少一?些|少点|不用)")
-_PHRASES: tuple[tuple[str, EditOp, str], ...] = (
-    ("resources", PreferResources("no_video"),
-     _NO + r"[^,.;!?。，]{0,16}?(?:\bvideos?\b(?: courses?| tutorials?| lectures?| content| resources?)?"
-     r"|\byoutube\b|\bscreencasts?\b|视频(?:课程?|教程|资源)?|网课)"),
-    ("resources", PreferResources("video"),
-     r"(?:\b(?:prefer|like|love|enjoy|want|more|only|mostly|mainly)\b[^,.;!?]{0,16}?)?(?:\bvideos?\b"
-     r"(?: courses?| tutorials?| lectures?| content| resources?)?|\byoutube\b|\bscreencasts?\b)"
-     r"|(?:喜欢|偏好|更喜欢|只要|只看|多一?些|多点|主要)?(?:看)?视频(?:课程?|教程|资源)?|网课"),
-    ("resources", PreferResources("reading"),
-     r"(?:\b(?:prefer|like|love|enjoy|want|more|only|mostly|mainly)\b[^,.;!?]{0,16}?)?(?:\breading\b(?: material|"
-     r" resources?)?|\b(?:to|and) read\b|\bbooks?\b|\barticles?\b|\btext(?:-based| based)?(?: resources?| material"
-     r"| tutorials?)\b|\bwritten (?:material|resources?|tutorials?|guides?)\b|\bdocumentation\b|\bdocs\b)"
-     r"|(?:喜欢|偏好|更喜欢|只要|只看|多一?些|多点|主要)?(?:阅读|看书|书籍|文字|文档|图文|文章)(?:类|资料|资源|材料)?"),
-    ("resources", PreferResources("interactive"),
-     r"(?:\b(?:prefer|like|love|enjoy|want|more|only|mostly|mainly)\b[^,.;!?]{0,16}?)?(?:\binteractive\b"
-     r"(?: resources?| tutorials?| exercises?| courses?| material)?|\bhands[- ]on (?:resources?|exercises?|tutorials?"
-     r"|material)\b|\bexercises\b)"
-     r"|(?:喜欢|偏好|更喜欢|只要|多一?些|多点|主要)?(?:互动|交互式?|动手练习|练习题|在线练习)(?:类|资料|资源|教程)?"),
-    ("resources", PreferResources("free"),
-     r"\b(?:only )?free(?: resources?| material| stuff| content| ones| links)?(?: only)?\b|\bno paid\b"
-     r"|\bnothing paid\b|\b(?:don't|do not|dont) want to pay\b|\bno cost\b"
-     r"|(?:只要)?免费(?:的)?(?:资源|资料)?|不付费|不要付费|不花钱"),
-    ("level", ChangeLevel(+1),
-     r"\b(?:harder|tougher|more (?:difficult|advanced|challenging|in-depth)|too (?:easy|basic|simple))\b"
-     r"|\bmore of a challenge\b|\bnot challenging enough\b"
-     r"|难一?(?:点|些)|更难|太简单了?|太基础了?|提高难度|更有挑战性?|更高级|进阶一?(?:点|些)"),
-    ("level", ChangeLevel(-1),
-     r"\b(?:easier|simpler|gentler|more basic|less (?:difficult|advanced|challenging)|too (?:hard|difficult|advanced"
-     r"|complex|complicated)|more beginner[- ]friendly|beginner[- ]friendly)\b|\bdumb it down\b"
-     r"|简单一?(?:点|些)|容易一?(?:点|些)|更简单|更容易|太难了?|降低难度|难度(?:低|降低)一?(?:点|些)?|基础一?(?:点|些)"),
-    ("projects", MoreProjects(),
-     r"\bmore (?:hands[- ]on |practical |practice |real[- ]world |small |mini[- ]|portfolio )?projects?\b"
-     r"|\b(?:add|include|give me|want|like) (?:more |some |a few |extra |additional )?(?:hands[- ]on |practical "
-     r"|practice |portfolio )?projects\b|\b(?:extra|additional) projects?\b|\bmore things to build\b"
-     r"|多(?:一些|一点|点|些|做|加)?(?:几个)?(?:实战|练手|实践)?项目|更多(?:的)?(?:实战|练手|实践)?项目"
-     r"|增加(?:一些|几个)?(?:实战|练手|实践)?项目|项目多一?(?:点|些)"),
-)
-_PHRASE_PATTERNS = tuple((kind, op, re.compile(pattern)) for kind, op, pattern in _PHRASES)
-
-
-def _phrase_operations(sentence: str, catalog: Catalog) -> tuple[list[_Placed], list[Span]]:
-    """Resource preferences, level and projects, longest first; never inside a concept's name ("reading
-    files")."""
-    names = catalog.matched_spans(sentence)
-    found = [(m.start(), m.end(), op) for _, op, pattern in _PHRASE_PATTERNS for m in pattern.finditer(sentence)
-             if m.end() > m.start()]
-    chosen: list[tuple[int, int, EditOp]] = []
-    for start, end, op in sorted(found, key=lambda f: (f[0] - f[1], f[0])):
-        if any(start < e and s < end for s, e, _ in chosen):
-            continue
-        if any(start < e and s < end for s, e in names):
-            continue  # words of a concept's name
-        chosen.append((start, end, op))
-    return [(start, op) for start, _, op in chosen], [(start, end) for start, end, _ in chosen]
-
-
 # -- clauses: an order, or verbs with their concepts -----------------------------------------------
 
 _BEFORE = (
@@ -423,10 +223,10 @@ def _order_operation(clause: str, catalog: Catalog) -> EditOp | None:
 
 
 def _verb_operations(clause: str, offset: int, verbs: list[_Verb], catalog: Catalog,
-                     touched: bool) -> tuple[list[_Placed], list[_PlacedUnclear]]:
+                     touched: bool) -> tuple[list[Placed], list[PlacedUnclear]]:
     """Each verb with the concepts after it (the first verb also those before it)."""
-    ops: list[_Placed] = []
-    unclear: list[_PlacedUnclear] = []
+    ops: list[Placed] = []
+    unclear: list[PlacedUnclear] = []
     for index, verb in enumerate(verbs):
         end = verbs[index + 1].start if index + 1 < len(verbs) else len(clause)
         before = clause[:verb.start] if index == 0 else ""
@@ -442,7 +242,7 @@ def _verb_operations(clause: str, offset: int, verbs: list[_Verb], catalog: Cata
 
 
 def _parse_clause(clause: str, offset: int, catalog: Catalog, carried: _Verb | None,
-                  touched: bool) -> tuple[list[_Placed], list[_PlacedUnclear], _Verb | None]:
+                  touched: bool) -> tuple[list[Placed], list[PlacedUnclear], _Verb | None]:
     """The operations in one clause, what in it was unclear, and the verb later verb-less clauses borrow."""
     if not clause.strip():
         return [], [], carried
@@ -498,19 +298,19 @@ def _pieces(pattern: re.Pattern[str], text: str) -> list[tuple[int, str]]:
     return [(cuts[i], text[cuts[i]:cuts[i + 1]]) for i in range(0, len(cuts), 2)]
 
 
-def _read_sentence(sentence: str, catalog: Catalog) -> tuple[list[_Placed], list[_PlacedUnclear]]:
-    ops: list[_Placed] = []
+def _read_sentence(sentence: str, catalog: Catalog) -> tuple[list[Placed], list[PlacedUnclear]]:
+    ops: list[Placed] = []
     spans: list[Span] = []
-    dated = _date_operation(sentence)
+    dated = date_operation(sentence)
     if dated:
         ops.append(dated[0])
         spans.append(dated[1])
         sentence = blank(sentence, [dated[1]])
-    budget, unclear, budget_spans = _budget_operations(sentence)
+    budget, unclear, budget_spans = budget_operations(sentence)
     ops += budget
     spans += budget_spans
     sentence = blank(sentence, budget_spans)
-    phrases, phrase_spans = _phrase_operations(sentence, catalog)
+    phrases, phrase_spans = phrase_operations(sentence, catalog)
     ops += phrases
     spans += phrase_spans
     sentence = blank(sentence, phrase_spans)

@@ -204,18 +204,23 @@ def _topological(groups: list[list[str]], needs: dict[int, set[int]], deferred: 
 def partition(units: list[Unit]) -> list[list[Unit]]:
     """Consecutive units in stages of about HOURS_PER_STAGE hours (at most MAX_STAGES)."""
     total = sum(u.hours for u in units)
-    count = max(1, min(MAX_STAGES, len(units), round(total / HOURS_PER_STAGE)))
-    target = total / count
-    stages: list[list[Unit]] = [[]]
+    return split_evenly(units, max(1, min(MAX_STAGES, len(units), round(total / HOURS_PER_STAGE))), 0.95)
+
+
+def split_evenly(units: list[Unit], count: int, fill: float) -> list[list[Unit]]:
+    """Consecutive ``units`` in up to ``count`` parts of about equal hours: a part closes once the parts so far
+    hold ``fill`` of their share, while enough units are left for the parts still to come."""
+    target = sum(u.hours for u in units) / count
+    parts: list[list[Unit]] = [[]]
     filled = 0.0
     for position, unit in enumerate(units):
-        stages[-1].append(unit)
+        parts[-1].append(unit)
         filled += unit.hours
         left_units = len(units) - position - 1
-        left_stages = count - len(stages)
-        if left_stages and left_units >= left_stages and filled >= target * len(stages) * 0.95:
-            stages.append([])
-    return [s for s in stages if s]
+        left_parts = count - len(parts)
+        if left_parts and left_units >= left_parts and filled >= target * len(parts) * fill:
+            parts.append([])
+    return [p for p in parts if p]
 
 
 def unit_name(unit: Unit, catalog: Catalog, language: Language) -> str:

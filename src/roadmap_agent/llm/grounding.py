@@ -16,10 +16,10 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
+from roadmap_agent.domain.amounts import clamp
 from roadmap_agent.domain.catalog import Catalog
 from roadmap_agent.domain.changes import EditReport
-from roadmap_agent.domain.editing import apply_edits
-from roadmap_agent.domain.feedback import (
+from roadmap_agent.domain.edit_ops import (
     LESS,
     MORE,
     AddConcepts,
@@ -37,7 +37,8 @@ from roadmap_agent.domain.feedback import (
     SkipConcepts,
     Unclear,
 )
-from roadmap_agent.domain.intent import DEFAULT_HOURS_PER_WEEK, DEFAULT_WEEKS, clamp, skill_ids
+from roadmap_agent.domain.editing import apply_edits
+from roadmap_agent.domain.intent import DEFAULT_HOURS_PER_WEEK, DEFAULT_WEEKS, skill_ids
 from roadmap_agent.domain.models import (
     MAX_HOURS_PER_WEEK,
     MAX_WEEKS,
