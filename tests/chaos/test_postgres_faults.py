@@ -6,20 +6,21 @@ Every process keeps running through the fault: none is restarted by the test.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cluster import Cluster, until
-from faultproxy import FaultProxy
+from faultproxy import FaultProxy, ThreadedFaultProxy
 from invariants import Scenario, check_invariants
 
 pytestmark = [pytest.mark.chaos, pytest.mark.integration, pytest.mark.slow]
@@ -29,80 +30,102 @@ TERMINATE_APP_CONNECTIONS = """
 SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
  WHERE application_name = 'roadmap-agent' AND pid <> pg_backend_pid()
 """
+# A fault: it runs in Scenario.fault() blocks against the test's PostgreSQL (and the proxy, if the processes go
+# through one); it returns how many connections the server terminated.
+Inject = Callable[[Scenario, Any, ThreadedFaultProxy | None], int]
 
 
-@pytest.mark.timeout(200)
-def test_postgres_restart(own_env: dict[str, str], postgres: Any, tmp_path: Path,
-                          worker_env_override: dict[str, str]) -> None:
-    scenario = Scenario("PostgreSQL restart (down 3 s)")
-    with Cluster(tmp_path, {**own_env, "ROADMAP_AGENT_STEP_DELAY": "0.8"}, worker_env=worker_env_override) as cluster:
-        cluster.start(apis=2, workers=2, concurrency=12)
-        cluster.wait_for_workers()
-        ids, followers = cluster.load(24)
-        cluster.mid_run(ids, at_least=12)
-        with scenario.fault("PostgreSQL stopped, started 3 s later"):
-            postgres.stop()
-            time.sleep(3)
-            postgres.start()
-        calm = cluster.after_recovery()  # the APIs take requests again without a restart
-        cluster.finish(ids + calm, followers)
-    report = check_invariants(cluster.db_url, ids + calm, followers, scenario=scenario)
-    assert not report.tasks_taken_over & set(calm), "runs are still taken over after PostgreSQL came back"
+@dataclass(frozen=True)
+class PostgresFault:
+    """One way PostgreSQL misbehaves under the usual load (2 APIs, 2 workers x 12, 24 runs of 0.8 s steps), with
+    what it takes and what must hold afterwards."""
+
+    id: str
+    name: str  # the scenario, as its summary line names it
+    inject: Inject
+    at_least: int = 12  # runs past their first checkpoint and inside ``step`` when the fault comes
+    step: str = "curriculum_design"
+    proxied: bool = False  # every process reaches PostgreSQL through a FaultProxy (the test reads it directly)
+    came_back: str = "PostgreSQL came back"  # in the message if calm runs are still taken over
+    terminates: bool = False  # expected: the server terminated at least one connection of ours
 
 
-@pytest.mark.timeout(200)
-def test_postgres_hung_for_10_s(own_env: dict[str, str], postgres: Any, tmp_path: Path,
-                                worker_env_override: dict[str, str]) -> None:
-    scenario = Scenario("PostgreSQL hung 10 s (SIGSTOP)")
-    with Cluster(tmp_path, {**own_env, "ROADMAP_AGENT_STEP_DELAY": "0.8"}, worker_env=worker_env_override) as cluster:
-        cluster.start(apis=2, workers=2, concurrency=12)
-        cluster.wait_for_workers()
-        ids, followers = cluster.load(24)
-        cluster.mid_run(ids, at_least=12)
-        with scenario.fault("PostgreSQL SIGSTOPped for 10 s"):
-            postgres.pause()
-            time.sleep(10)
-            postgres.resume()
-        calm = cluster.after_recovery()  # the APIs take requests again without a restart
-        cluster.finish(ids + calm, followers)
-    report = check_invariants(cluster.db_url, ids + calm, followers, scenario=scenario)
-    assert not report.tasks_taken_over & set(calm), "runs are still taken over after PostgreSQL came back"
+def outage(what: str, down: str, up: str, seconds: float) -> Inject:
+    """``postgres.<down>()``, ``seconds`` later ``postgres.<up>()``: one fault."""
+    def inject(scenario: Scenario, postgres: Any, _proxy: ThreadedFaultProxy | None) -> int:
+        with scenario.fault(what):
+            getattr(postgres, down)()
+            time.sleep(seconds)
+            getattr(postgres, up)()
+        return 0
+    return inject
 
 
-@pytest.mark.timeout(200)
-def test_connections_reset(own_env: dict[str, str], postgres: Any, tmp_path: Path,
-                           worker_env_override: dict[str, str]) -> None:
-    """Every process reaches PostgreSQL through the fault proxy, which resets all connections (and refuses new
-    ones for half a second) three times mid-run; then the server itself terminates every app connection."""
-    scenario = Scenario("connections reset (proxy RST x3, pg_terminate_backend x2)")
+def reset_connections(scenario: Scenario, postgres: Any, proxy: ThreadedFaultProxy | None) -> int:
+    """The proxy resets every connection (and refuses new ones for half a second) three times, 1.5 s apart; then
+    the server itself terminates every app connection, twice."""
+    assert proxy is not None, "connection resets need the processes behind the fault proxy"
+    for _ in range(3):
+        with scenario.fault("every connection reset"):
+            proxy.reset()
+            time.sleep(0.5)
+            proxy.normal()
+        time.sleep(1.5)
+    terminated = 0
+    for _ in range(2):
+        with scenario.fault("pg_terminate_backend of every app connection"):
+            terminated += int(postgres.psql(TERMINATE_APP_CONNECTIONS, database=postgres.database))
+        time.sleep(1.5)
+    return terminated
+
+
+POSTGRES_FAULTS = [
+    PostgresFault("restart", "PostgreSQL restart (down 3 s)",
+                  outage("PostgreSQL stopped, started 3 s later", "stop", "start", seconds=3)),
+    PostgresFault("hung-10s", "PostgreSQL hung 10 s (SIGSTOP)",
+                  outage("PostgreSQL SIGSTOPped for 10 s", "pause", "resume", seconds=10)),
+    PostgresFault("connections-reset", "connections reset (proxy RST x3, pg_terminate_backend x2)", reset_connections,
+                  at_least=8, step="intent_analysis", proxied=True, came_back="the connections came back",
+                  terminates=True),
+]
+
+
+@contextlib.contextmanager
+def routed(own_env: dict[str, str], postgres: Any, proxied: bool,
+           ) -> Iterator[tuple[dict[str, str], ThreadedFaultProxy | None]]:
+    """The processes' variables: straight to PostgreSQL, or through a fault proxy stopped at the end."""
+    if not proxied:
+        yield own_env, None
+        return
     proxy = FaultProxy(0, "127.0.0.1", postgres.port).run_in_thread()
     try:
-        proxied = own_env["DATABASE_URL"].replace(f":{postgres.port}/", f":{proxy.port}/")
-        env = {**own_env, "DATABASE_URL": proxied, "ROADMAP_AGENT_STEP_DELAY": "0.8"}
-        with Cluster(tmp_path, env, worker_env=worker_env_override, observe_url=own_env["DATABASE_URL"]) as cluster:
-            cluster.start(apis=2, workers=2, concurrency=12)
-            cluster.wait_for_workers()
-            ids, followers = cluster.load(24)
-            cluster.mid_run(ids, at_least=8, step="intent_analysis")
-            for _ in range(3):
-                with scenario.fault("every connection reset"):
-                    proxy.reset()
-                    time.sleep(0.5)
-                    proxy.normal()
-                time.sleep(1.5)
-            terminated = 0
-            for _ in range(2):
-                with scenario.fault("pg_terminate_backend of every app connection"):
-                    terminated += int(postgres.psql(TERMINATE_APP_CONNECTIONS, database=postgres.database))
-                time.sleep(1.5)
-            calm = cluster.after_recovery()
-            cluster.finish(ids + calm, followers)
+        proxied_url = own_env["DATABASE_URL"].replace(f":{postgres.port}/", f":{proxy.port}/")
+        yield {**own_env, "DATABASE_URL": proxied_url}, proxy
     finally:
         proxy.stop()
+
+
+@pytest.mark.timeout(200)
+@pytest.mark.parametrize("fault", POSTGRES_FAULTS, ids=lambda fault: fault.id)
+def test_postgres_fault(fault: PostgresFault, own_env: dict[str, str], postgres: Any, tmp_path: Path,
+                        worker_env_override: dict[str, str]) -> None:
+    """Every process keeps running through the fault; afterwards the deployment is back to steady state."""
+    scenario = Scenario(fault.name)
+    with routed(own_env, postgres, fault.proxied) as (env, proxy), \
+            Cluster(tmp_path, {**env, "ROADMAP_AGENT_STEP_DELAY": "0.8"}, worker_env=worker_env_override,
+                    observe_url=own_env["DATABASE_URL"]) as cluster:
+        cluster.start(apis=2, workers=2, concurrency=12)
+        cluster.wait_for_workers()
+        ids, followers = cluster.load(24)
+        cluster.mid_run(ids, at_least=fault.at_least, step=fault.step)
+        terminated = fault.inject(scenario, postgres, proxy)
+        calm = cluster.after_recovery()  # the APIs take requests again without a restart
+        cluster.finish(ids + calm, followers)
     report = check_invariants(cluster.db_url, ids + calm, followers, scenario=scenario)
-    assert not report.tasks_taken_over & set(calm), "runs are still taken over after the connections came back"
-    assert terminated > 0, "pg_terminate_backend found no connection of ours"
-    print(f"connections terminated by the server: {terminated}")
+    assert not report.tasks_taken_over & set(calm), f"runs are still taken over after {fault.came_back}"
+    if fault.terminates:
+        assert terminated > 0, "pg_terminate_backend found no connection of ours"
+        print(f"connections terminated by the server: {terminated}")
 
 
 @dataclass

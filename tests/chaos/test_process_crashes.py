@@ -1,4 +1,5 @@
-"""Scenarios where our own processes fail: none (the control), a worker killed -9, an API killed -9."""
+"""Scenarios where our own processes fail: none (the control), a worker killed -9 or frozen 8 s, an API
+killed -9."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import signal
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -41,20 +43,44 @@ def test_control_without_faults_has_no_takeovers(shared_env: dict[str, str], tmp
     assert report.takeovers == 0, "runs were taken over although no worker failed: heartbeats are late"
 
 
+@dataclass(frozen=True)
+class WorkerFault:
+    """The busiest of three workers (8 runs each, 24 runs of 0.8 s steps, 16 of them mid-way) is SIGSTOPped, so
+    what it holds cannot change under us, and 0.3 s later either killed -9 or thawed ``thaw_after`` s after the
+    SIGSTOP; with the figures that must hold afterwards."""
+
+    id: str
+    name: str  # the scenario, as its summary line names it
+    fault: str
+    thaw_after: float | None  # None: kill -9 instead
+    victim: str  # "killed" or "frozen", for the messages
+    each_taken_over_once: bool  # expected: exactly one takeover per run it held
+    fenced: bool  # expected: a thawed run ran into the fence, and the runs after recovery are not taken over
+
+
+WORKER_FAULTS = [
+    WorkerFault("worker-kill-9", "worker kill -9", "kill -9 of the busiest worker", thaw_after=None,
+                victim="killed", each_taken_over_once=True, fenced=False),
+    WorkerFault("worker-frozen-8s", "worker frozen 8 s (SIGSTOP), then thawed", "SIGSTOP of the busiest worker for 8 s",
+                thaw_after=8.0, victim="frozen", each_taken_over_once=False, fenced=True),
+]
+
+
 @pytest.mark.timeout(180)
-def test_worker_killed_mid_run_its_runs_are_taken_over_within_10_s(
-        shared_env: dict[str, str], tmp_path: Path, worker_env_override: dict[str, str]) -> None:
-    scenario = Scenario("worker kill -9")
+@pytest.mark.parametrize("fault", WORKER_FAULTS, ids=lambda fault: fault.id)
+def test_worker_fault_its_runs_are_taken_over_within_10_s(
+        fault: WorkerFault, shared_env: dict[str, str], tmp_path: Path, worker_env_override: dict[str, str]) -> None:
+    """Killed, or frozen past STALLED_AFTER (a VM freeze, a GC pause): its runs are taken over within 10 s. A
+    thawed worker's runs carry on where they were, and only fencing stops them from running steps alongside the
+    new runs."""
+    scenario = Scenario(fault.name)
     env = {**shared_env, "ROADMAP_AGENT_STEP_DELAY": "0.8"}
     with Cluster(tmp_path, env, worker_env=worker_env_override) as cluster:
         cluster.start(apis=2, workers=3, concurrency=8)
         cluster.wait_for_workers()
-        ids = cluster.submit(24, review=2)
-        cluster.approve_when_asked(ids[:2])
-        followers = cluster.follow(ids[:6], websocket=2)
-        # Most runs are past their first step (a checkpoint to resume from) and inside a later one.
-        until(lambda: len(cluster.steps_started("curriculum_design") & set(ids)) >= 16, 60, "runs mid-way")
-        with scenario.fault("kill -9 of the busiest worker"):
+        ids, followers = cluster.load(24)
+        cluster.mid_run(ids, at_least=16)  # past their first step (a checkpoint to resume from), inside a later one
+        with scenario.fault(fault.fault):
             holders = cluster.holders()
             busiest = Counter(holders.values()).most_common(1)[0][0]
             victim = cluster.worker_by_name(busiest)
@@ -62,46 +88,23 @@ def test_worker_killed_mid_run_its_runs_are_taken_over_within_10_s(
             os.kill(victim.pid, signal.SIGSTOP)  # frozen first, so what it holds cannot change under us
             time.sleep(0.3)
             held = {task for task, holder in cluster.holders().items() if holder == busiest}
-            victim.kill()
+            if fault.thaw_after is None:
+                victim.kill()
+            else:
+                time.sleep(fault.thaw_after - 0.3)
+                os.kill(victim.pid, signal.SIGCONT)
         calm = cluster.after_recovery()
         cluster.finish(ids + calm, followers)
+        fenced = {line["task_id"] for line in victim.logged("run_superseded")} & held
     report = check_invariants(cluster.db_url, ids + calm, followers, scenario=scenario)
-    assert held, "the killed worker held no run: nothing was tested"
-    assert report.tasks_taken_over == held, "exactly the killed worker's runs are taken over"
-    assert report.takeovers == len(held), "each of them once"
+    assert held, f"the {fault.victim} worker held no run: nothing was tested"
+    assert report.tasks_taken_over == held, f"exactly the {fault.victim} worker's runs are taken over"
+    if fault.each_taken_over_once:
+        assert report.takeovers == len(held), "each of them once"
     assert report.takeover_after < 10, f"slow takeovers: {report.takeover_delays}"
-
-
-@pytest.mark.timeout(180)
-def test_worker_frozen_past_stalled_after_is_fenced_off_when_it_thaws(
-        shared_env: dict[str, str], tmp_path: Path, worker_env_override: dict[str, str]) -> None:
-    """SIGSTOP for 8 s (a VM freeze, a GC pause): its runs are taken over; on SIGCONT they carry on where they
-    were, and only fencing stops them from running steps alongside the new runs."""
-    scenario = Scenario("worker frozen 8 s (SIGSTOP), then thawed")
-    env = {**shared_env, "ROADMAP_AGENT_STEP_DELAY": "0.8"}
-    with Cluster(tmp_path, env, worker_env=worker_env_override) as cluster:
-        cluster.start(apis=2, workers=3, concurrency=8)
-        cluster.wait_for_workers()
-        ids, followers = cluster.load(24)
-        cluster.mid_run(ids, at_least=16)
-        with scenario.fault("SIGSTOP of the busiest worker for 8 s"):
-            busiest = Counter(cluster.holders().values()).most_common(1)[0][0]
-            frozen = cluster.worker_by_name(busiest)
-            assert frozen is not None
-            os.kill(frozen.pid, signal.SIGSTOP)
-            time.sleep(0.3)
-            held = {task for task, holder in cluster.holders().items() if holder == busiest}
-            time.sleep(7.7)
-            os.kill(frozen.pid, signal.SIGCONT)
-        calm = cluster.after_recovery()
-        cluster.finish(ids + calm, followers)
-        fenced = {line["task_id"] for line in frozen.logged("run_superseded")} & held
-    report = check_invariants(cluster.db_url, ids + calm, followers, scenario=scenario)
-    assert held, "the frozen worker held no run: nothing was tested"
-    assert report.tasks_taken_over == held, "exactly the frozen worker's runs are taken over"
-    assert report.takeover_after < 10, f"slow takeovers: {report.takeover_delays}"
-    assert fenced, "no thawed run ran into the fence: the scenario did not test it"
-    assert not report.tasks_taken_over & set(calm)
+    if fault.fenced:
+        assert fenced, "no thawed run ran into the fence: the scenario did not test it"
+        assert not report.tasks_taken_over & set(calm)
 
 
 @pytest.mark.timeout(180)

@@ -21,6 +21,8 @@ from typing import Any
 import boto3
 import botocore.exceptions
 import devservices
+import devservices_lib.base
+import devservices_lib.s3
 import psycopg
 import pytest
 import redis
@@ -352,7 +354,8 @@ def test_s3_start_survives_a_cmdline_that_is_not_set_yet(dev_services_installed:
     Popen on a loaded machine). A weed we started must be judged by its Popen, not by that file: alive() is made
     to see no "weed" in any command line, the way it would inside that window."""
     real_alive = devservices.alive
-    monkeypatch.setattr(devservices, "alive", lambda pid, name=None: real_alive(pid) if name is None else False)
+    for module in (devservices_lib.base, devservices_lib.s3):  # where _Server and S3Server look alive() up
+        monkeypatch.setattr(module, "alive", lambda pid, name=None: real_alive(pid) if name is None else False)
     server = devservices.S3Server(tmp_path / "s3", buckets=("race-bucket",))
     try:
         server.start()
