@@ -280,7 +280,7 @@ class ApiSettings(BaseSettings):
     # Concurrent event streams (SSE + WebSocket) per API key and per process; past them: 429 / close 1013.
     max_streams_per_key: int = Field(default=20, ge=1)
     max_streams: int = Field(default=2000, ge=1, description="Event streams one API process serves at once.")
-    # Web sign-in (web/sessions.py): signs the session cookies; unset = a file in ROADMAP_AGENT_HOME (embedded)
+    # Web sign-in (api/sessions.py): signs the session cookies; unset = a file in ROADMAP_AGENT_HOME (embedded)
     # or a random one per process (server mode: set it so every API process accepts the same cookies).
     session_secret: SecretStr | None = None
     session_hours: float = Field(default=12.0, gt=0, le=24 * 30)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from roadmap_agent.api.app import create_app
+from roadmap_agent.server import create_app
 from roadmap_agent.services import Services, open_services
 from roadmap_agent.settings import Settings
 

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from serving import local_key
 
-from roadmap_agent.api.app import create_app
+from roadmap_agent.server import create_app
 from roadmap_agent.settings import Settings
 
 pytestmark = pytest.mark.integration

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from serving import CLI, local_key
 from starlette.websockets import WebSocketDisconnect
 
-from roadmap_agent.api.app import create_app
+from roadmap_agent.server import create_app
 from roadmap_agent.services import Services
 from roadmap_agent.settings import ApiSettings, Settings
 

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from serving import local_key
 from test_auth import GOAL, ROUTES, WRONG_KEY
 
-from roadmap_agent.api.app import create_app
+from roadmap_agent.server import create_app
 from roadmap_agent.settings import Settings
 
 pytestmark = pytest.mark.integration

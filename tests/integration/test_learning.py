@@ -20,7 +20,7 @@ from devservices import PostgresServer
 from fastapi.testclient import TestClient
 from icalendar import Calendar
 
-from roadmap_agent.api.app import create_app
+from roadmap_agent.server import create_app
 from roadmap_agent.services import Services
 from roadmap_agent.settings import Settings, WorkerSettings
 from roadmap_agent.store.learning import ProgressChange

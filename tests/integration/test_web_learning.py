@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from icalendar import Calendar
 
-from roadmap_agent.api.app import create_app
+from roadmap_agent.server import create_app
 from roadmap_agent.settings import Settings, WorkerSettings
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from roadmap_agent.api.app import create_app
+from roadmap_agent.server import create_app
 from roadmap_agent.settings import Settings
 
 CHUNK = 64 * 1024

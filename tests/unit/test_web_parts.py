@@ -11,6 +11,7 @@ from typing import get_args
 
 import pytest
 
+from roadmap_agent.api.sessions import LoginLinks, SessionSigner
 from roadmap_agent.domain.changes import EditReport
 from roadmap_agent.domain.models import LEVELS, Concept, Module, Project, ResourceKind, Roadmap, Stage
 from roadmap_agent.domain.progress import STATES, Standing
@@ -19,7 +20,6 @@ from roadmap_agent.steps import STEPS
 from roadmap_agent.store.records import Event, EventType, TaskStatus
 from roadmap_agent.web.graph import COLUMN_WIDTH, LABEL_WIDTH, layout, text_width, wrap
 from roadmap_agent.web.i18n import texts
-from roadmap_agent.web.sessions import LoginLinks, SessionSigner
 from roadmap_agent.web.views import change_sentences, last_changes, last_diff, step_rows
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "src" / "roadmap_agent" / "web" / "templates"

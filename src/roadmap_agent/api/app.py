@@ -1,4 +1,7 @@
-"""``create_app(settings)``: the FastAPI application, its lifespan, health endpoints and body-size guard."""
+"""``create_api(settings)``: the JSON API application, its lifespan, health endpoints and body-size guard.
+
+The server that runs is ``roadmap_agent.server.create_app``: this API with the learner's pages (web/) mounted.
+"""
 
 from __future__ import annotations
 
@@ -22,10 +25,9 @@ from roadmap_agent.errors import RoadmapAgentError
 from roadmap_agent.metrics import CONTENT_TYPE
 from roadmap_agent.services import Services, open_services
 from roadmap_agent.settings import Settings
-from roadmap_agent.web.mount import install_web
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_api(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[AppState]:
         async with open_services(settings, recover=not settings.uses_queue) as services:
@@ -40,7 +42,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(router)
     app.include_router(learning_router)
     app.include_router(shared_router)  # no API key: the token is the permission
-    install_web(app, settings)  # the learner's pages, /static and the offline /docs and /redoc
     app.state.create_limiter = RateLimiter(settings.api.create_burst, settings.api.create_per_minute)
     app.state.stream_slots = StreamSlots(settings.api.max_streams_per_key, settings.api.max_streams)
 

@@ -14,12 +14,12 @@ from typing import Annotated
 from fastapi import Depends, Request, WebSocket
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from roadmap_agent.api.cookie_auth import api_cookie_user
+from roadmap_agent.api.sessions import SESSION_COOKIE
 from roadmap_agent.api.state import services_of
 from roadmap_agent.errors import RateLimited, Unauthorized
 from roadmap_agent.services import Services
 from roadmap_agent.store.users import User
-from roadmap_agent.web.auth import api_cookie_user
-from roadmap_agent.web.sessions import SESSION_COOKIE
 
 HOW_TO_GET_A_KEY = ("Create one with `roadmap-agent users create NAME` (embedded mode: the local key is in "
                     "$ROADMAP_AGENT_HOME/api-key).")

@@ -7,6 +7,7 @@ Date-dependent routes take ``?today=YYYY-MM-DD`` (default: today in the roadmap'
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date, time
 from typing import Annotated, Any
 
@@ -51,13 +52,15 @@ from roadmap_agent.domain.versions import VersionDiff
 from roadmap_agent.errors import InvalidRequest
 from roadmap_agent.events.stream import stream_events
 from roadmap_agent.learning import Learning, valid_timezone
-from roadmap_agent.web.roadmap_routes import shared_page
 
 # Every learning route may answer these (unknown roadmap or concept, a bad value, a review before done, a stale
 # If-Match); documented once for the router so the OpenAPI says every status with the real error body.
 router = APIRouter(prefix="/api/v1", tags=["learning"], responses={
     **COMMON, **BAD_REQUEST, **NOT_FOUND, **CONFLICT, **PRECONDITION_FAILED, **RATE_LIMITED})
 shared_router = APIRouter(tags=["sharing"], responses={**NOT_FOUND, **RATE_LIMITED, **UNAVAILABLE})
+# The read-only page a browser gets for a share link: set on ``app.state.shared_page`` by the pages (web/), which
+# build on this API; without them a browser gets the JSON too.
+SharedPage = Callable[[Request, str, date | None], Awaitable[Response]]
 
 ConceptId = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9_.:-]{1,128}$",
                                      description="A concept's (or a stage project's) id in the roadmap.")]
@@ -259,8 +262,9 @@ async def learning_events(user: UserDep, roadmap_id: RoadmapId, services: Servic
                    response_model=None)
 async def shared(token: ShareToken, services: ServicesDep, request: Request,
                  today: Today = None) -> JSONResponse | Response:
-    if "text/html" in request.headers.get("accept", ""):
-        return await shared_page(request, token, today)
+    page: SharedPage | None = getattr(request.app.state, "shared_page", None)
+    if page is not None and "text/html" in request.headers.get("accept", ""):
+        return await page(request, token, today)
     opened, summary = await _learning(services).shared(token, today)
     body: dict[str, Any] = {"roadmap": opened.roadmap.model_dump(mode="json"), "version": opened.version.version,
                             "start_date": opened.record.start_date.isoformat()}

@@ -25,8 +25,8 @@ def serve(host: Annotated[str | None, typer.Option(metavar="ADDRESS", show_defau
     """Run the web app and the HTTP API (OpenAPI docs at /docs)."""
     import uvicorn
 
-    from roadmap_agent.api.app import create_app
     from roadmap_agent.api.server import uvicorn_options
+    from roadmap_agent.server import create_app
     from roadmap_agent.web.mount import login_link
 
     settings = load_settings("INFO")

@@ -12,11 +12,11 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from roadmap_agent.api.cookie_auth import WebState
+from roadmap_agent.api.sessions import LoginLinks, SessionSigner, session_secret
 from roadmap_agent.settings import Settings
 from roadmap_agent.web import roadmap_routes, routes, task_routes
-from roadmap_agent.web.auth import WebState
 from roadmap_agent.web.pages import static_url
-from roadmap_agent.web.sessions import LoginLinks, SessionSigner, session_secret
 
 VENDOR = "vendor"
 
@@ -25,6 +25,7 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     """Mount the pages on ``app`` (created with ``docs_url=None, redoc_url=None``: the docs are served here)."""
     signer = SessionSigner(session_secret(settings), settings.api.session_hours * 3600)
     app.state.web = WebState(signer, LoginLinks(), settings.embedded)
+    app.state.shared_page = roadmap_routes.shared_page  # a share link opened in a browser (api/learning.py)
     app.include_router(routes.router)
     app.include_router(task_routes.router)
     app.include_router(roadmap_routes.router)

@@ -16,14 +16,14 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from roadmap_agent import __version__
+from roadmap_agent.api.cookie_auth import session_of, web_state
 from roadmap_agent.api.errors import status_for
+from roadmap_agent.api.sessions import SESSION_COOKIE, Session
 from roadmap_agent.domain.models import Language
 from roadmap_agent.domain.progress import ItemProgress
 from roadmap_agent.errors import RoadmapAgentError
 from roadmap_agent.store.users import User
-from roadmap_agent.web.auth import session_of, web_state
 from roadmap_agent.web.i18n import LANG_COOKIE, LANGUAGE_NAMES, Translator, chosen_language, page_language
-from roadmap_agent.web.sessions import SESSION_COOKIE, Session
 from roadmap_agent.web.views import version_change_values
 
 THEME_COOKIE = "ra_theme"

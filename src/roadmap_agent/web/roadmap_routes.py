@@ -17,16 +17,16 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from roadmap_agent.api.cookie_auth import check_csrf, session_of
 from roadmap_agent.api.learning_schemas import ProgressBody, ReplanBody
 from roadmap_agent.api.routes import ID_PATTERN
+from roadmap_agent.api.state import services_of
 from roadmap_agent.domain.progress import ItemProgress, tracked_items
 from roadmap_agent.domain.render import roadmap_to_markdown
 from roadmap_agent.errors import InvalidRequest, NotFound, RoadmapAgentError
 from roadmap_agent.learning import Learning, Opened
-from roadmap_agent.services import Services
 from roadmap_agent.store.records import TaskRecord
 from roadmap_agent.store.users import User
-from roadmap_agent.web.auth import check_csrf, session_of
 from roadmap_agent.web.i18n import Translator, page_language
 from roadmap_agent.web.pages import PageRoute, PageSession, error_page, redirect, render
 from roadmap_agent.web.task_routes import roadmap_context
@@ -38,8 +38,7 @@ ROADMAP_PREFIX = "rm-"  # workflow/graph.py: a roadmap's id is rm-<task id>
 
 
 def _learning(request: Request) -> Learning:
-    services: Services = request.app.state.services
-    return services.learning
+    return services_of(request).learning
 
 
 def _htmx(request: Request) -> bool:
@@ -51,9 +50,8 @@ def _invalid(exc: ValidationError) -> InvalidRequest:
 
 
 async def _task(request: Request, roadmap_id: str, user: User) -> TaskRecord | None:
-    services: Services = request.app.state.services
     try:
-        return await services.store.get_task(roadmap_id.removeprefix(ROADMAP_PREFIX), user.id)
+        return await services_of(request).store.get_task(roadmap_id.removeprefix(ROADMAP_PREFIX), user.id)
     except RoadmapAgentError:
         return None
 

@@ -1,6 +1,6 @@
 """Pages: sign-in (a one-time link on the embedded default, an API key form), sign-out, my roadmaps, create.
 
-Every form posted with the session cookie carries its CSRF token (web/auth.py); the sign-in form, which comes
+Every form posted with the session cookie carries its CSRF token (api/cookie_auth.py); the sign-in form, which comes
 before any session, carries a double-submit token instead. Forms work without JavaScript (post, then redirect).
 """
 
@@ -14,16 +14,16 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from roadmap_agent.api.auth import RateLimiter, authenticate
+from roadmap_agent.api.cookie_auth import check_csrf, check_origin, web_state
 from roadmap_agent.api.schemas import CreateRoadmapBody
+from roadmap_agent.api.sessions import LOGIN_CSRF_COOKIE, SESSION_COOKIE
 from roadmap_agent.api.state import services_of
 from roadmap_agent.domain.models import MAX_GOAL_CHARS
 from roadmap_agent.errors import Forbidden, Unauthorized
 from roadmap_agent.services import Services
 from roadmap_agent.store.users import User, read_key_file
-from roadmap_agent.web.auth import check_csrf, check_origin, web_state
 from roadmap_agent.web.i18n import Translator, page_language
 from roadmap_agent.web.pages import PageRoute, PageSession, redirect, render, set_session
-from roadmap_agent.web.sessions import LOGIN_CSRF_COOKIE, SESSION_COOKIE
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 LIST_LIMIT = 50

@@ -13,18 +13,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request, Response
 from fastapi import Path as PathParam
 
+from roadmap_agent.api.cookie_auth import check_csrf
 from roadmap_agent.api.routes import ID_PATTERN
+from roadmap_agent.api.sessions import Session
 from roadmap_agent.api.state import services_of
 from roadmap_agent.domain.models import ReviewDecision, Roadmap
 from roadmap_agent.errors import Conflict
 from roadmap_agent.services import Services
 from roadmap_agent.store.records import TaskRecord, TaskStatus
 from roadmap_agent.store.users import User
-from roadmap_agent.web.auth import check_csrf
 from roadmap_agent.web.graph import layout
 from roadmap_agent.web.i18n import Translator, page_language
 from roadmap_agent.web.pages import PageRoute, PageSession, redirect, render
-from roadmap_agent.web.sessions import Session
 from roadmap_agent.web.views import last_changes, last_diff, schedule_rows, step_rows
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)

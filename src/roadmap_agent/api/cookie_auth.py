@@ -1,7 +1,7 @@
 """Who is calling with a session cookie, and the CSRF rule for everything such a caller posts.
 
-Used by the pages (web/routes.py) and by the JSON API (api/auth.py) when a request carries the cookie instead
-of ``Authorization: Bearer``: an unsafe method (POST, PUT, PATCH, DELETE) then needs the session's CSRF token,
+Used by the JSON API (api/auth.py) and by the pages (web/, which build on it) when a request carries the cookie
+instead of ``Authorization: Bearer``: an unsafe method (POST, PUT, PATCH, DELETE) then needs the session's CSRF token,
 in the form field ``csrf_token`` or the ``X-CSRF-Token`` header, and an ``Origin`` (when the browser sends one)
 that is this server's.
 """
@@ -13,10 +13,7 @@ from dataclasses import dataclass
 from fastapi import Request
 from starlette.datastructures import FormData
 
-from roadmap_agent.api.state import services_of
-from roadmap_agent.errors import Forbidden, Unauthorized
-from roadmap_agent.store.users import User
-from roadmap_agent.web.sessions import (
+from roadmap_agent.api.sessions import (
     CSRF_FIELD,
     CSRF_HEADER,
     SAFE_METHODS,
@@ -25,6 +22,9 @@ from roadmap_agent.web.sessions import (
     Session,
     SessionSigner,
 )
+from roadmap_agent.api.state import services_of
+from roadmap_agent.errors import Forbidden, Unauthorized
+from roadmap_agent.store.users import User
 
 SIGNED_OUT = ("Your web sign-in has expired or its API key was revoked: sign in again at /login "
               "(or send 'Authorization: Bearer <key>').")
