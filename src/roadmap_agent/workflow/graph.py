@@ -31,7 +31,6 @@ from langgraph.types import interrupt
 
 from roadmap_agent.domain.catalog import Catalog
 from roadmap_agent.domain.editing import keep_review_state
-from roadmap_agent.domain.intent import detect_language
 from roadmap_agent.domain.messages import join, text
 from roadmap_agent.domain.models import Intent, Language, LearnerRequest, Roadmap
 from roadmap_agent.domain.validation import auto_fix, validate_roadmap
@@ -44,6 +43,7 @@ from roadmap_agent.steps import (
     ROADMAP_EDIT,
     STRUCTURE_VALIDATION,
 )
+from roadmap_agent.workflow.language import request_language
 
 
 class RoadmapState(TypedDict, total=False):
@@ -78,12 +78,6 @@ class Node(Protocol):
 
 def roadmap_id_for(task_id: str) -> str:
     return f"rm-{task_id}"
-
-
-def request_language(request: dict[str, Any]) -> Language:
-    """The language a task speaks before its intent is known: the one asked for, else the goal's."""
-    asked = request.get("language")
-    return "zh" if asked == "zh" else "en" if asked == "en" else detect_language(str(request.get("goal", "")))
 
 
 def language_of(state: RoadmapState) -> Language:
