@@ -30,7 +30,6 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import interrupt
 
 from roadmap_agent.domain.catalog import Catalog
-from roadmap_agent.domain.editing import keep_review_state
 from roadmap_agent.domain.messages import join, text
 from roadmap_agent.domain.models import Intent, Language, LearnerRequest, Roadmap
 from roadmap_agent.domain.validation import auto_fix, validate_roadmap
@@ -127,6 +126,8 @@ class _Nodes:
                 {"valid": False, "flagged": True, "issues": issues})
 
     async def roadmap_edit(self, state: RoadmapState) -> StepResult:
+        from roadmap_agent.domain.editing import keep_review_state  # only runs that are fixed or edited load it
+
         roadmap = Roadmap.model_validate(state["roadmap"])
         intent = Intent.model_validate(state["intent"])
         if state.get("issues"):
