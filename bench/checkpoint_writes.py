@@ -43,7 +43,8 @@ from roadmap_agent.domain.catalog import load_catalog
 from roadmap_agent.domain.intent import analyze_intent
 from roadmap_agent.domain.models import LearnerRequest
 from roadmap_agent.domain.planning import design_curriculum
-from roadmap_agent.infra.checkpointer import Checkpointer, PooledPostgresSaver
+from roadmap_agent.infra.checkpointer import Checkpointer
+from roadmap_agent.infra.checkpointer_postgres import PooledPostgresSaver
 from roadmap_agent.infra.postgres import libpq_url
 from roadmap_agent.settings import DatabaseSettings
 

@@ -10,10 +10,9 @@ import hashlib
 import secrets
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from roadmap_agent.domain.calendar import CalendarInput, CalendarOptions, Reminder, build_calendar
 from roadmap_agent.domain.catalog import Catalog
 from roadmap_agent.domain.messages import text
 from roadmap_agent.domain.models import MAX_HOURS_PER_WEEK, MAX_WEEKS, Concept, Project, Roadmap
@@ -32,6 +31,9 @@ from roadmap_agent.store.learning import (
     VersionRecord,
 )
 from roadmap_agent.store.records import EventType
+
+if TYPE_CHECKING:
+    from roadmap_agent.domain.calendar import CalendarOptions
 
 SHARE_TOKEN_BYTES = 24
 VERSION_CACHE = 256  # parsed roadmap versions kept in memory (immutable once written)
@@ -221,6 +223,8 @@ class Learning:
 
     async def calendar(self, roadmap_id: str, owner: str, options: CalendarOptions | None = None,
                        today: date | None = None) -> bytes:
+        from roadmap_agent.domain.calendar import CalendarInput, CalendarOptions, Reminder, build_calendar  # icalendar
+
         opened = await self.open(roadmap_id, owner)
         options = options or CalendarOptions(timezone=opened.record.timezone)
         valid_timezone(options.timezone)

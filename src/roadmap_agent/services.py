@@ -11,21 +11,17 @@ import asyncio
 from collections.abc import AsyncIterator, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-
-from prometheus_client.core import Metric
+from typing import TYPE_CHECKING
 
 from roadmap_agent.domain.catalog import Catalog, load_catalog
 from roadmap_agent.events.bus import EventBus, EventLog, InProcessBus
-from roadmap_agent.events.redis_bus import RedisBus
 from roadmap_agent.health import Prober
 from roadmap_agent.infra import datadir
 from roadmap_agent.infra.checkpointer import Checkpointer
 from roadmap_agent.infra.database import Database, migrate
-from roadmap_agent.infra.queue import RunQueue
 from roadmap_agent.infra.storage import ArtifactStore, LocalArtifactStore, S3ArtifactStore
 from roadmap_agent.learning import Learning
 from roadmap_agent.llm.base import Planner
-from roadmap_agent.llm.client import LLMClient
 from roadmap_agent.llm.fallback import open_planner
 from roadmap_agent.logging import dropped_log_lines, get_logger
 from roadmap_agent.metrics import Metrics, counter, gauge
@@ -36,6 +32,12 @@ from roadmap_agent.store.learning import LearningStore
 from roadmap_agent.store.repository import TaskStore
 from roadmap_agent.store.users import UserStore, ensure_local_key
 from roadmap_agent.workflow.runner import Runner, default_worker_name
+
+if TYPE_CHECKING:  # server-mode parts: imported when the settings select them (their drivers cost ~1 s)
+    from prometheus_client.core import Metric
+
+    from roadmap_agent.infra.queue import RunQueue
+    from roadmap_agent.llm.client import LLMClient
 
 log = get_logger(__name__)
 
@@ -134,6 +136,8 @@ async def _open_queue(stack: AsyncExitStack, settings: Settings, pool_size: int)
     url = settings.database.server_url()
     if not settings.uses_queue or url is None:
         return None
+    from roadmap_agent.infra.queue import RunQueue
+
     return await stack.enter_async_context(RunQueue.from_settings(url, settings.database, settings.worker,
                                                                   pool_size=pool_size))
 
@@ -148,6 +152,8 @@ async def _open_bus(stack: AsyncExitStack, settings: Settings) -> EventBus:
     url = settings.redis.server_url()
     if url is None:
         return InProcessBus()
+    from roadmap_agent.events.redis_bus import RedisBus
+
     return await stack.enter_async_context(RedisBus.from_settings(settings.redis, url))
 
 

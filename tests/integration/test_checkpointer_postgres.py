@@ -19,7 +19,8 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, interrupt
 
 from roadmap_agent.errors import CheckpointerUnavailable
-from roadmap_agent.infra.checkpointer import Checkpointer, PooledPostgresSaver
+from roadmap_agent.infra.checkpointer import Checkpointer
+from roadmap_agent.infra.checkpointer_postgres import PooledPostgresSaver
 from roadmap_agent.infra.postgres import libpq_url
 from roadmap_agent.settings import DatabaseSettings
 

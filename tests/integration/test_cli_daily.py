@@ -78,6 +78,39 @@ def made(home: Path) -> dict[str, object]:
     return payload
 
 
+# Drivers and server parts the embedded default (SQLite, in-process, offline planner) has no use for, and
+# Alembic once the schema is current: each costs a tenth of a second or more at every start.
+UNUSED_HERE = ("psycopg", "psycopg_pool", "redis", "boto3", "botocore", "openai", "procrastinate", "alembic",
+               "fastapi", "uvicorn")
+
+
+def _imported(home: Path, *args: str) -> tuple[list[str], list[str]]:
+    """(modules imported before ``generate``'s task line -- all of them for other commands --, after it)."""
+    run = "import sys\nsys.argv = ['roadmap-agent', *sys.argv[1:]]\nfrom roadmap_agent.cli import main\nmain()\n"
+    result = subprocess.run([sys.executable, "-X", "importtime", "-c", run, *args], env=_env(home),
+                            capture_output=True, text=True, timeout=90, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    parts: list[list[str]] = [[]]
+    for line in result.stderr.splitlines():
+        if line.startswith("task "):
+            parts.append([])
+        elif line.startswith("import time:") and not line.endswith("imported package"):
+            parts[-1].append(line.rsplit("|", 1)[1].strip())
+    return parts[0], [m for part in parts[1:] for m in part]
+
+
+def test_the_embedded_default_imports_no_driver_it_does_not_use(isolated_home: Path) -> None:
+    first = _run(isolated_home, "generate", "learn SQL", "--auto-approve", "--json")  # creates the schema
+    assert first.returncode == 0, first.stderr
+    status, _ = _imported(isolated_home, "status", json.loads(first.stdout)["task_id"])
+    before, after = _imported(isolated_home, "generate", "learn Git", "--auto-approve", "--json")
+    assert [m for m in status + before + after if m.split(".")[0] in UNUSED_HERE] == []
+    # the task is durable and its id printed before the workflow stack (LangGraph: most of the start-up) loads
+    for light in (status, before):
+        assert "sqlalchemy" in light and not [m for m in light if m.startswith(("langgraph", "langchain"))]
+    assert "langgraph" in after
+
+
 def test_generate_takes_known_skills_warns_of_clamping_and_says_where_it_saved(home: Path,
                                                                                made: dict[str, object]) -> None:
     intent, task_id = made["intent"], str(made["task_id"])

@@ -6,8 +6,10 @@ started the way the README says, and real faults: kill -9 and SIGTERM.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
 import threading
 import time
 import uuid
@@ -20,7 +22,7 @@ import psycopg
 import pytest
 from devservices import PostgresServer, RedisServer, free_port
 from psycopg.rows import dict_row
-from serving import create_user_key, serve, work
+from serving import CLI, create_user_key, serve, work
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -67,6 +69,20 @@ def status(api: httpx.Client, task_id: str) -> str:
 
 def steps_started(evs: list[dict[str, Any]], step: str) -> int:
     return sum(1 for e in evs if e.get("step") == step and e.get("status") == "started")
+
+
+def test_cli_generate_in_server_mode_queues_the_run_for_a_worker(queue_env: dict[str, str],
+                                                               isolated_home: Path) -> None:
+    """The CLI stores the task before its services open; resuming it there queues it like the API does."""
+    with work(isolated_home / "worker", queue_env, concurrency=2) as worker:
+        done = subprocess.run([CLI, "generate", GOAL, "--auto-approve", "--json"], capture_output=True, text=True,
+                              env={**os.environ, "ROADMAP_AGENT_HOME": str(isolated_home / "cli"), **queue_env},
+                              timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    task_id = json.loads(done.stdout)["task_id"]
+    assert json.loads(done.stdout)["status"] == "completed" and f"task {task_id}" in done.stderr
+    assert task_id in worker.log_path.read_text(encoding="utf-8")  # the worker ran it, not the CLI
+    assert holder(queue_env["DATABASE_URL"], task_id) is None
 
 
 def test_api_accepts_and_workers_run_the_workflow(queue_env: dict[str, str], isolated_home: Path) -> None:

@@ -121,14 +121,16 @@ async def open_store(settings: Settings) -> AsyncIterator[Store]:
 
 
 Work = Callable[[Any, str], Awaitable[int]]
+Prepare = Callable[[Store, str], Awaitable[None]]
 
 
 def run_command(work: Work, *, light: bool = False, anonymous: bool = False, role: str = "cli",
-                interrupt: Interrupt | None = None) -> NoReturn:
+                interrupt: Interrupt | None = None, prepare: Prepare | None = None) -> NoReturn:
     """Open the services (or only the task store when ``light``), call ``work(services, owner)``, close, and
     exit with its code: Ctrl-C is 130 with the resume hint, our errors one red line and 1.
 
-    ``anonymous``: the work acts as nobody (user administration), so no API key is checked.
+    ``anonymous``: the work acts as nobody (user administration), so no API key is checked. ``prepare``: work
+    done on the task store alone before the services (and the workflow's modules, most of the start-up) load.
     """
     settings = load_settings()
 
@@ -136,6 +138,9 @@ def run_command(work: Work, *, light: bool = False, anonymous: bool = False, rol
         if light:
             async with open_store(settings) as store:
                 return await work(store, "" if anonymous else await owner(settings, store.users))
+        if prepare is not None:
+            async with open_store(settings) as store:
+                await prepare(store, await owner(settings, store.users))
         from roadmap_agent.services import open_services
 
         async with open_services(settings, role=role) as services:

@@ -25,7 +25,9 @@ from roadmap_agent.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from roadmap_agent.domain.models import LearnerRequest
     from roadmap_agent.services import Services
+    from roadmap_agent.store.records import TaskRecord
 
 TaskId = Annotated[str, typer.Argument(metavar="TASK_ID", help="A task id, or a unique prefix of one.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print {task_id, status, intent, roadmap} as JSON on stdout.")]
@@ -56,7 +58,7 @@ def generate(
 ) -> None:
     """Plan a roadmap for GOAL; you approve it (or --auto-approve)."""
     from roadmap_agent.domain.messages import text
-    from roadmap_agent.workflow.graph import request_language
+    from roadmap_agent.workflow.language import request_language
 
     language = request_language({"goal": goal, "language": lang})
     if not goal.strip():
@@ -66,19 +68,46 @@ def generate(
                    language)
     interrupt = Interrupt(language=language)
 
-    async def work(services: Services, owner: str) -> int:
-        from roadmap_agent.cli.follow import Follower
+    async def accept(store: Store, owner: str) -> None:
+        """The task made durable and its id printed before the workflow's modules load (most of the start-up)."""
         from roadmap_agent.domain.models import LearnerRequest
 
         request = LearnerRequest(goal=goal.strip(), language=lang, auto_approve=auto_approve, level=level,
                                  hours_per_week=hours_per_week, weeks=weeks, known_skills=known or [])
-        task = await services.runner.submit(owner, request)
+        task = await _accept(store, owner, request)
         interrupt.task_id = task.task_id
         err().print(f"[dim]{text('cli.task', language, task_id=task.task_id)}[/]")
-        return await Follower(services, task.task_id, as_json=as_json, auto_approve=auto_approve, full=full,
+
+    async def work(services: Services, owner: str) -> int:
+        from roadmap_agent.cli.follow import Follower
+
+        task_id = interrupt.task_id or ""  # set by accept()
+        await services.runner.resume(task_id)  # pending: run it here, or queue it for a worker
+        return await Follower(services, task_id, as_json=as_json, auto_approve=auto_approve, full=full,
                               resources=resources).drive()
 
-    run_command(work, interrupt=interrupt)
+    run_command(work, interrupt=interrupt, prepare=accept)
+
+
+async def _accept(store: Store, owner: str, request: LearnerRequest) -> TaskRecord:
+    """``TaskRules.submit`` without a run (the services start it): the task row, its ``accepted`` event, and
+    the owner's skill profile in its known skills."""
+    from roadmap_agent.domain.catalog import load_catalog
+    from roadmap_agent.events.bus import EventLog, InProcessBus
+    from roadmap_agent.learning import Learning
+    from roadmap_agent.metrics import Metrics
+    from roadmap_agent.store.learning import LearningStore
+    from roadmap_agent.workflow.tasks import TaskRules
+
+    metrics = Metrics()
+    events = EventLog(store.store, InProcessBus(), metrics)  # nobody can follow a task not created yet
+
+    async def not_here(task_id: str) -> None:
+        raise AssertionError(f"task {task_id} is run once the services are open")
+
+    rules = TaskRules(store.store, events, store.settings.resilience, metrics, not_here)
+    rules.known_skills = Learning(LearningStore(store.database), events, metrics, load_catalog()).known_skills
+    return await rules.submit(owner, request, background=False)
 
 
 def list_tasks(limit: Annotated[int, typer.Option(min=1, max=500, help="How many, newest first.")] = LIST_LIMIT,

@@ -19,25 +19,33 @@ A unique-constraint violation is not a failure of the server: ``Database`` maps 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
-
-import psycopg
-from psycopg.rows import dict_row
 
 from roadmap_agent.deadline import Deadline, DeadlineExceeded
 from roadmap_agent.errors import DatabaseUnavailable, DependencyUnavailable
 from roadmap_agent.redaction import redact_text
 from roadmap_agent.settings import DatabaseSettings
 
+if TYPE_CHECKING:
+    import psycopg
+
 T = TypeVar("T")
 
 DEFAULT_PORT = 5432
 _DRIVER_SUFFIX = re.compile(r"^(postgres(?:ql)?)\+\w+://")
-# What a lost, refused, reset or stalled connection raises from psycopg and its pool (asyncio's TimeoutError
-# is an OSError).
-DRIVER_ERRORS: tuple[type[BaseException], ...] = (psycopg.OperationalError, psycopg.InterfaceError, OSError)
+
+
+# psycopg is imported when a PostgreSQL client is built, not with this module: the embedded default (SQLite)
+# reads ``first_line`` and ``Boundary`` without loading the driver (bench/cli_startup.py).
+def psycopg_errors() -> tuple[type[BaseException], ...]:
+    """What a lost, refused, reset or stalled connection raises from psycopg and its pool (asyncio's
+    TimeoutError is an OSError)."""
+    import psycopg
+
+    return psycopg.OperationalError, psycopg.InterfaceError, OSError
 
 
 def connection_options(settings: DatabaseSettings, *, autocommit: bool = False, dict_rows: bool = False,
@@ -59,6 +67,8 @@ def connection_options(settings: DatabaseSettings, *, autocommit: bool = False, 
     if autocommit:
         options["autocommit"] = True
     if dict_rows:
+        from psycopg.rows import dict_row
+
         options["row_factory"] = dict_row
     return options
 
@@ -76,6 +86,8 @@ def host_port(url: str) -> str:
 
 async def connect(url: str, settings: DatabaseSettings, **options: Any) -> psycopg.AsyncConnection[Any]:
     """One direct connection, opened as the service opens its own (``options`` as for ``connection_options``)."""
+    import psycopg
+
     return await psycopg.AsyncConnection.connect(libpq_url(url), **connection_options(settings, **options))
 
 
@@ -85,7 +97,7 @@ def first_line(exc: BaseException) -> str:
     A wrapper (SQLAlchemy's ``DBAPIError``, procrastinate's ``ConnectorException``) is read through to the
     driver's error it wraps."""
     inner = getattr(exc, "orig", None) or exc.__cause__
-    if inner is not None and not isinstance(exc, psycopg.Error | OSError):
+    if inner is not None and not isinstance(exc, _driver_error_types()):
         exc = inner
     text = str(exc).strip()
     if text:
@@ -93,21 +105,27 @@ def first_line(exc: BaseException) -> str:
     return "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
 
 
+def _driver_error_types() -> tuple[type[BaseException], ...]:
+    """psycopg's base error once the driver is loaded (no psycopg error exists before that), and OSError."""
+    driver = sys.modules.get("psycopg")
+    return (driver.Error, OSError) if driver is not None else (OSError,)
+
+
 class Boundary:
     """Bounded calls to one PostgreSQL client, and the errors they end in (one wording for all clients)."""
 
     def __init__(self, subject: str, where: str, timeout: float | None, *,
                  error: type[DependencyUnavailable] = DatabaseUnavailable, cancel_late: bool = True,
-                 driver_errors: tuple[type[BaseException], ...] = DRIVER_ERRORS,
+                 driver_errors: tuple[type[BaseException], ...] | None = None,
                  passthrough: tuple[type[BaseException], ...] = (),
                  overload: tuple[tuple[type[BaseException], ...], str] = ((), "")) -> None:
         """``passthrough``: driver errors that are answers, not failures (raised as they are); ``overload``: the
-        errors that mean "too busy", and the settings to raise then."""
+        errors that mean "too busy", and the settings to raise then; ``driver_errors``: psycopg's by default."""
         self.subject = subject
         self.where = where
         self.timeout = timeout
         self.error = error
-        self.driver_errors = driver_errors
+        self.driver_errors = driver_errors if driver_errors is not None else psycopg_errors()
         self.passthrough = passthrough
         self.overload_errors, self.overload_hint = overload
         # cancel_late: psycopg sends the server a cancel request; SQLAlchemy's connections are left to finish.

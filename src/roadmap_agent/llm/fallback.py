@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import date
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from roadmap_agent.breaker import CircuitBreaker
 from roadmap_agent.deadline import Deadline, DeadlineExceeded
@@ -25,12 +25,13 @@ from roadmap_agent.domain.intent import detect_language
 from roadmap_agent.domain.models import Intent, Language, LearnerRequest, Roadmap
 from roadmap_agent.errors import InvalidModelOutput, LLMUnavailable
 from roadmap_agent.llm.base import Planner, PlannerNote, collect_notes, record
-from roadmap_agent.llm.client import LLMClient
 from roadmap_agent.llm.offline import OfflinePlanner
-from roadmap_agent.llm.openai_planner import LLMPlanner
 from roadmap_agent.logging import get_logger
 from roadmap_agent.settings import Settings
 from roadmap_agent.steps import CURRICULUM_DESIGN, INTENT_ANALYSIS, ROADMAP_EDIT
+
+if TYPE_CHECKING:
+    from roadmap_agent.llm.client import LLMClient
 
 log = get_logger(__name__)
 
@@ -133,6 +134,9 @@ async def open_planner(settings: Settings, catalog: Catalog) -> AsyncIterator[tu
                         "offline planner. Set LLM_MODEL to the model to use.")
         yield offline, None
         return
+    from roadmap_agent.llm.client import LLMClient  # openai costs ~0.4 s to import: only with a model
+    from roadmap_agent.llm.openai_planner import LLMPlanner
+
     async with AsyncExitStack() as stack:
         client = await stack.enter_async_context(LLMClient.from_settings(llm))
         budget = min(llm.step_timeout, settings.resilience.step_timeout * STEP_SHARE)

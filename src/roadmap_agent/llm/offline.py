@@ -6,7 +6,6 @@ from datetime import date
 
 from roadmap_agent.domain.catalog import Catalog, load_catalog
 from roadmap_agent.domain.changes import EditReport
-from roadmap_agent.domain.editing import edit_roadmap
 from roadmap_agent.domain.intent import analyze_intent
 from roadmap_agent.domain.models import Intent, LearnerRequest, Roadmap
 from roadmap_agent.domain.planning import design_curriculum
@@ -31,5 +30,7 @@ class OfflinePlanner:
 
     async def edit_roadmap(self, roadmap: Roadmap, intent: Intent, feedback: str,
                            today: date | None = None) -> tuple[Roadmap, EditReport]:
+        from roadmap_agent.domain.editing import edit_roadmap  # with domain/feedback.py: only when asked to edit
+
         record(_NOTE)
         return edit_roadmap(roadmap, feedback, self.catalog, intent.domains, intent.level, today=today)

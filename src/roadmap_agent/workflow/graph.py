@@ -30,8 +30,6 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import interrupt
 
 from roadmap_agent.domain.catalog import Catalog
-from roadmap_agent.domain.editing import keep_review_state
-from roadmap_agent.domain.intent import detect_language
 from roadmap_agent.domain.messages import join, text
 from roadmap_agent.domain.models import Intent, Language, LearnerRequest, Roadmap
 from roadmap_agent.domain.validation import auto_fix, validate_roadmap
@@ -44,6 +42,7 @@ from roadmap_agent.steps import (
     ROADMAP_EDIT,
     STRUCTURE_VALIDATION,
 )
+from roadmap_agent.workflow.language import request_language
 
 
 class RoadmapState(TypedDict, total=False):
@@ -78,12 +77,6 @@ class Node(Protocol):
 
 def roadmap_id_for(task_id: str) -> str:
     return f"rm-{task_id}"
-
-
-def request_language(request: dict[str, Any]) -> Language:
-    """The language a task speaks before its intent is known: the one asked for, else the goal's."""
-    asked = request.get("language")
-    return "zh" if asked == "zh" else "en" if asked == "en" else detect_language(str(request.get("goal", "")))
 
 
 def language_of(state: RoadmapState) -> Language:
@@ -133,6 +126,8 @@ class _Nodes:
                 {"valid": False, "flagged": True, "issues": issues})
 
     async def roadmap_edit(self, state: RoadmapState) -> StepResult:
+        from roadmap_agent.domain.editing import keep_review_state  # only runs that are fixed or edited load it
+
         roadmap = Roadmap.model_validate(state["roadmap"])
         intent = Intent.model_validate(state["intent"])
         if state.get("issues"):

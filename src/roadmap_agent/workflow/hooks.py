@@ -27,20 +27,13 @@ from roadmap_agent.logging import get_logger
 from roadmap_agent.metrics import Metrics
 from roadmap_agent.settings import ResilienceSettings
 from roadmap_agent.steps import INTENT_ANALYSIS
-from roadmap_agent.store.records import EventType, TaskRecord
+from roadmap_agent.store.records import EventType
 from roadmap_agent.store.repository import TaskStore
-from roadmap_agent.workflow.graph import request_language
 
 T = TypeVar("T")
 log = get_logger(__name__)
 # The epoch this run claimed; graph nodes run in child tasks, which inherit it.
 current_epoch: ContextVar[int | None] = ContextVar("run_epoch", default=None)
-
-
-def task_language(task: TaskRecord) -> Language:
-    """The language a task speaks: its intent's once analysed, before that the request's (or its goal's)."""
-    language = (task.intent or {}).get("language")
-    return language if language in ("en", "zh") else request_language(task.request)
 
 
 def step_label(step: str | None, language: Language) -> str:

@@ -52,7 +52,8 @@ from roadmap_agent.steps import HUMAN_REVIEW
 from roadmap_agent.store.records import EventType, TaskRecord, TaskStatus
 from roadmap_agent.store.repository import TaskStore
 from roadmap_agent.workflow.graph import build_graph
-from roadmap_agent.workflow.hooks import RunHooks, current_epoch, step_label, task_language
+from roadmap_agent.workflow.hooks import RunHooks, current_epoch, step_label
+from roadmap_agent.workflow.language import task_language
 from roadmap_agent.workflow.tasks import RUNNABLE, KnownSkills, TaskRules
 
 __all__ = ["RUNNABLE", "Runner", "default_worker_name", "step_label", "task_language"]

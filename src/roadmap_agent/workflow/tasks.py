@@ -17,7 +17,7 @@ from roadmap_agent.metrics import Metrics
 from roadmap_agent.settings import ResilienceSettings
 from roadmap_agent.store.records import EventType, TaskRecord, TaskStatus
 from roadmap_agent.store.repository import TaskStore
-from roadmap_agent.workflow.hooks import task_language
+from roadmap_agent.workflow.language import task_language
 
 log = get_logger(__name__)
 
