@@ -149,7 +149,7 @@ def users_list() -> None:
 @users_app.command("revoke-key")
 def users_revoke_key(key: Annotated[str, typer.Argument(metavar="KEY",
                                                         help="The key's id or prefix, from `users list`.")]) -> None:
-    """Revoke one API key: requests with it answer 401 from now on."""
+    """Revoke one API key: 401 from now on (running API processes: within ROADMAP_AGENT_KEY_CACHE_TTL s)."""
 
     async def work(store: Store, _owner: str) -> int:
         info = await store.users.revoke_key(key)

@@ -12,6 +12,8 @@ row lock on PostgreSQL, the database lock on SQLite, serialise concurrent append
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,6 +32,17 @@ from roadmap_agent.store.records import Decision, Event, EventType, TaskRecord, 
 from roadmap_agent.store.tables import review_decisions, roadmaps, task_events, tasks
 
 _TASK_COLUMNS = [c for c in tasks.c if c.name not in ("draft_roadmap", "last_seq", "idempotency_key")]
+# More work for the transaction that creates a task, given its id (server mode: the run's queue job).
+InTransaction = Callable[[AsyncConnection, str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class FirstEvent:
+    """The event a new task starts its log with (seq 1), written in the task's own insert transaction."""
+
+    type: EventType
+    message: str
+    status: str | None = None
 
 
 def _task(row: sa.Row[Any]) -> TaskRecord:
@@ -77,21 +90,37 @@ class TaskStore:
 
     # -- tasks -------------------------------------------------------------------------------------
 
-    async def create_task(self, owner: str, request: dict[str, Any],
-                          idempotency_key: str | None = None) -> tuple[TaskRecord, bool]:
-        """The new task and True, or the task created earlier with the same idempotency key and False."""
+    async def create_task(self, owner: str, request: dict[str, Any], idempotency_key: str | None = None, *,
+                          first: FirstEvent | None = None,
+                          within: InTransaction | None = None) -> tuple[TaskRecord, Event | None]:
+        """The new task and its ``first`` event, written in one transaction with ``within``'s work (None when no
+        ``first`` is given); or the task created earlier with the same idempotency key and None (nothing is
+        written then)."""
         now = utcnow()
         task_id = uuid.uuid4().hex
         values = {"id": task_id, "owner": owner, "status": TaskStatus.PENDING.value, "request": request,
-                  "idempotency_key": idempotency_key, "created_at": now, "updated_at": now}
+                  "idempotency_key": idempotency_key, "created_at": now, "updated_at": now,
+                  "last_seq": 1 if first else 0}
+
+        async def insert(conn: AsyncConnection) -> TaskRecord:
+            task = _task((await conn.execute(tasks.insert().values(**values).returning(*_TASK_COLUMNS))).one())
+            if first is not None:
+                await conn.execute(task_events.insert().values(
+                    task_id=task_id, seq=1, type=first.type.value, status=first.status, message=first.message,
+                    data={}, created_at=now))
+            if within is not None:
+                await within(conn, task_id)
+            return task
+
         try:
-            await self._db.run(lambda conn: conn.execute(tasks.insert().values(**values)), write=True)
+            task = await self._db.run(insert, write=True)
         except AlreadyExists:
             if idempotency_key is None:
                 raise
-            existing = await self._by_idempotency_key(owner, idempotency_key)
-            return existing, False
-        return await self.get_task(task_id), True
+            return await self._by_idempotency_key(owner, idempotency_key), None
+        event = None if first is None else Event(task_id=task_id, seq=1, type=first.type, status=first.status,
+                                                 message=first.message, data={}, timestamp=now)
+        return task, event
 
     async def _by_idempotency_key(self, owner: str, key: str) -> TaskRecord:
         query = sa.select(*_TASK_COLUMNS).where(tasks.c.owner == owner, tasks.c.idempotency_key == key)

@@ -16,7 +16,8 @@ from roadmap_agent.logging import get_logger
 from roadmap_agent.metrics import Metrics
 from roadmap_agent.settings import ResilienceSettings
 from roadmap_agent.store.records import EventType, TaskRecord, TaskStatus
-from roadmap_agent.store.repository import TaskStore
+from roadmap_agent.store.repository import FirstEvent, InTransaction, TaskStore
+from roadmap_agent.workflow.graph import request_language
 from roadmap_agent.workflow.hooks import task_language
 
 log = get_logger(__name__)
@@ -28,12 +29,13 @@ KnownSkills = Callable[[str], Awaitable[list[str]]]  # owner -> catalog ids of t
 
 class TaskRules:
     def __init__(self, store: TaskStore, events: EventLog, settings: ResilienceSettings, metrics: Metrics,
-                 schedule: Schedule, *, emergency: bool = False) -> None:
+                 schedule: Schedule, *, emergency: bool = False, enqueue_within: InTransaction | None = None) -> None:
         self.store = store
         self.events = events
         self.settings = settings
         self.metrics = metrics
         self.schedule = schedule
+        self.enqueue_within = enqueue_within  # queue a new task's run inside its insert transaction (server mode)
         self.emergency = emergency  # no checkpointer: no review, runs are auto-approved
         self.known_skills: KnownSkills | None = None  # set by open_services: the learner's skill profile
 
@@ -47,13 +49,16 @@ class TaskRules:
         if request.use_skill_profile and self.known_skills is not None:
             profile = [s for s in await self.known_skills(owner) if s not in request.known_skills]
             request = request.model_copy(update={"profile_skills": profile})
-        task, created = await self.store.create_task(owner, request.model_dump(mode="json"), idempotency_key)
-        if created:
+        values = request.model_dump(mode="json")
+        first = FirstEvent(EventType.PROGRESS, text("event.accepted", request_language(values)), status="pending")
+        # Server mode: the queue job goes in the same transaction as the task and its first event (no orphan).
+        within = self.enqueue_within if background else None
+        task, event = await self.store.create_task(owner, values, idempotency_key, first=first, within=within)
+        if event is not None:
             self.metrics.runs_started.inc()
             log.info("workflow_execution_starting", task_id=task.task_id)
-            await self.events.emit(task.task_id, EventType.PROGRESS, text("event.accepted", task_language(task)),
-                                   status="pending")
-            if background:
+            await self.events.announce(event)
+            if background and within is None:
                 await self.schedule(task.task_id)
         return task
 
