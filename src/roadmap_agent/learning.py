@@ -10,7 +10,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from roadmap_agent.domain.calendar import CalendarInput, CalendarOptions, Reminder, build_calendar
@@ -32,6 +32,9 @@ from roadmap_agent.store.learning import (
     VersionRecord,
 )
 from roadmap_agent.store.records import EventType
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 SHARE_TOKEN_BYTES = 24
 VERSION_CACHE = 256  # parsed roadmap versions kept in memory (immutable once written)
@@ -248,9 +251,10 @@ class Learning:
         summary = (await self.summary(opened, today))[0] if record.share_progress else None
         return opened, summary
 
-    async def known_skills(self, owner: str) -> list[str]:
-        """The skill profile: what ``owner`` finished or knew in earlier roadmaps (catalog ids)."""
-        return sorted(c for c in await self.store.known_concepts(owner) if c in self.catalog.concepts
+    async def known_skills(self, owner: str, conn: AsyncConnection | None = None) -> list[str]:
+        """The skill profile: what ``owner`` finished or knew in earlier roadmaps (catalog ids); read on ``conn``
+        (a transaction of the caller's) when given."""
+        return sorted(c for c in await self.store.known_concepts(owner, conn) if c in self.catalog.concepts
                       or c in self.catalog.domains)
 
 

@@ -35,6 +35,12 @@ LOCAL_USER_ID = "local"  # the embedded default's user; tasks created before use
 KEY_FILE_NAME = "api-key"
 
 
+# The user of an active key, by its hash (built once: the statement caches its compiled form).
+_KEY_OWNER = (sa.select(users.c.id, users.c.name, users.c.is_admin, api_keys.c.id.label("key_id"))
+              .join(users, users.c.id == api_keys.c.user_id)
+              .where(api_keys.c.hash == sa.bindparam("hash"), api_keys.c.revoked_at.is_(None)))
+
+
 def new_key() -> str:
     return KEY_SCHEME + secrets.token_urlsafe(32)
 
@@ -102,10 +108,7 @@ class UserStore:
         hashed = hash_key(key)
         if (cached := self._keys.get(hashed)) is not None:
             return cached
-        query = (sa.select(users.c.id, users.c.name, users.c.is_admin, api_keys.c.id.label("key_id"))
-                 .join(users, users.c.id == api_keys.c.user_id)
-                 .where(api_keys.c.hash == hashed, api_keys.c.revoked_at.is_(None)))
-        row = (await self._db.run(lambda conn: conn.execute(query))).one_or_none()
+        row = (await self._db.run(lambda conn: conn.execute(_KEY_OWNER, {"hash": hashed}))).one_or_none()
         if row is None:
             return None
         user = User(row.id, row.name, bool(row.is_admin), row.key_id)
