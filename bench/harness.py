@@ -148,11 +148,12 @@ class Processes:
     log_dir: Path
     started: list[Proc] = field(default_factory=list)
 
-    def api(self, env: dict[str, str], name: str = "api", argv: Sequence[str] | None = None) -> Proc:
-        """``roadmap-agent serve`` on a free port (or ``argv`` + serve arguments); returns once /health/live
-        answers."""
+    def api(self, env: dict[str, str], name: str = "api", argv: Sequence[str] | None = None,
+            args: Sequence[str] = ()) -> Proc:
+        """``roadmap-agent serve`` on a free port (or ``argv`` + serve arguments, then ``args``, e.g.
+        ``--workers 2``); returns once /health/live answers."""
         port = free_port()
-        command = [*(argv or [CLI]), "serve", "--host", HOST, "--port", str(port)]
+        command = [*(argv or [CLI]), "serve", "--host", HOST, "--port", str(port), *args]
         proc = self._spawn(name, command, env, port)
         deadline = time.monotonic() + START_TIMEOUT
         with httpx.Client(base_url=proc.url, timeout=2) as client:
@@ -225,6 +226,14 @@ async def create_keys(database_url: str, count: int, name: str = "bench") -> lis
         await migrate(database)
         store = UserStore(database)
         return [(await store.create_user(f"{name}-{number}"))[1] for number in range(count)]
+
+
+def code_env(env: dict[str, str], src: str | None) -> dict[str, str]:
+    """``env`` running the package from another source tree (``--baseline-src``: e.g. a ``git worktree`` of an
+    older commit, its ``src/`` first on PYTHONPATH), or ``env`` itself."""
+    if src is None:
+        return env
+    return {**env, "PYTHONPATH": str(Path(src).resolve() / "src")}
 
 
 def cpu_seconds(pid: int) -> float:
