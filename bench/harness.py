@@ -160,6 +160,8 @@ class Processes:
             while True:
                 try:
                     if client.get("/health/live").status_code == 200:
+                        if "--workers" in args:  # the first process answers; the others may still be starting
+                            _settle(proc.pid, deadline)
                         return proc
                 except httpx.TransportError:
                     pass
@@ -226,6 +228,17 @@ async def create_keys(database_url: str, count: int, name: str = "bench") -> lis
         await migrate(database)
         store = UserStore(database)
         return [(await store.create_user(f"{name}-{number}"))[1] for number in range(count)]
+
+
+def _settle(pid: int, deadline: float, busy: float = 0.1) -> None:
+    """Until ``pid`` and the processes below it use under ``busy`` of a core (every API process has started)."""
+    before = tree_cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = tree_cpu_seconds(pid)
+        if now - before < busy:
+            return
+        before = now
 
 
 def code_env(env: dict[str, str], src: str | None) -> dict[str, str]:

@@ -67,11 +67,15 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _kill(pids: list[int]) -> None:
-    """SIGKILL whichever of these (this test's own processes) a failing assertion left running."""
-    for pid in pids:
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
+def _left_running(pids: list[int], timeout: float) -> list[int]:
+    """Which of ``pids`` (this test's own processes) still run after ``timeout`` s; those are then SIGKILLed."""
+    deadline = time.monotonic() + timeout
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    running = [pid for pid in pids if _alive(pid)]
+    for pid in running:
+        os.kill(pid, signal.SIGKILL)
+    return running
 
 
 def test_two_api_processes_share_the_port_and_sigterm_stops_them_all(pg_server: Any, tmp_path: Path) -> None:
@@ -102,13 +106,7 @@ def test_two_api_processes_share_the_port_and_sigterm_stops_them_all(pg_server: 
         everything = descendants(served.process.pid)  # the workers, and multiprocessing's resource tracker
         served.process.send_signal(signal.SIGTERM)
         assert served.process.wait(timeout=40) == 0
-    try:
-        deadline = time.monotonic() + 10
-        while any(_alive(pid) for pid in everything) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not [pid for pid in everything if _alive(pid)], "a process outlived serve"
-    finally:
-        _kill(everything)
+    assert _left_running(everything, 10) == [], "a process outlived serve"
 
 
 def test_a_killed_supervisor_takes_its_workers_with_it(pg_server: Any, tmp_path: Path) -> None:
@@ -119,13 +117,7 @@ def test_a_killed_supervisor_takes_its_workers_with_it(pg_server: Any, tmp_path:
         assert len(workers) == 2
         served.process.kill()  # SIGKILL: no chance to stop them itself
         served.process.wait(timeout=10)
-    try:
-        deadline = time.monotonic() + 20
-        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not [pid for pid in workers if _alive(pid)], "orphaned API processes kept serving"
-    finally:
-        _kill(workers)
+    assert _left_running(workers, 20) == [], "orphaned API processes kept serving"
 
 
 def test_the_embedded_default_refuses_several_workers_and_says_why(tmp_path: Path) -> None:
