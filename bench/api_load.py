@@ -44,7 +44,16 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
 import httpx
-from harness import GOALS, Processes, cpu_seconds, create_keys, percentile, processes, throwaway_servers
+from harness import (
+    GOALS,
+    Processes,
+    code_env,
+    create_keys,
+    percentile,
+    processes,
+    throwaway_servers,
+    tree_cpu_seconds,
+)
 
 ENDPOINTS = ("POST /roadmaps", "GET /tasks/{id}", "GET /health/ready")
 POOL = {"DB_POOL_SIZE": "10", "DB_POOL_MAX_OVERFLOW": "0"}
@@ -57,6 +66,7 @@ class Row:
     name: str
     clients: int
     env: dict[str, str]
+    args: tuple[str, ...] = ()  # extra `serve` arguments (--workers N)
     latencies: dict[str, list[float]] = field(default_factory=lambda: {e: [] for e in ENDPOINTS})
     succeeded: list[float] = field(default_factory=list)  # latencies of 2xx answers only
     in_order: list[float] = field(default_factory=list)  # every latency, as they came (rounds are slices)
@@ -146,12 +156,12 @@ async def load(url: str, row: Row, keys: list[str], args: argparse.Namespace) ->
 
 def measure(group: Processes, row: Row, keys: list[str], args: argparse.Namespace, number: int) -> None:
     """One round of this row on a fresh API; figures pile up in ``row``."""
-    api = group.api(row.env, f"api-{row.clients}")
+    api = group.api(row.env, f"api-{row.clients}", args=row.args)
     first, errors, wall = len(row.in_order), sum(row.errors.values()), row.wall
     try:
-        api_cpu, own = cpu_seconds(api.pid), os.times()
+        api_cpu, own = tree_cpu_seconds(api.pid), os.times()  # with --workers: the API processes below it too
         asyncio.run(load(api.url, row, keys, args))
-        row.api_cpu += cpu_seconds(api.pid) - api_cpu
+        row.api_cpu += tree_cpu_seconds(api.pid) - api_cpu
         after = os.times()
         row.client_cpu += after.user + after.system - own.user - own.system
     finally:
@@ -176,15 +186,17 @@ def ms(values: list[float], fraction: float) -> str:
 
 def report(rows: list[Row], args: argparse.Namespace) -> None:
     print()
-    print(f"one API process, DB pool 10 (overflow 0), no workers; every client loops POST, GET task, GET "
+    print(f"one API process unless the row says so, DB pool 10 (overflow 0) per process, no workers; every client "
+          f"loops POST, GET task, GET "
           f"/health/ready; {args.duration:g} s x {args.rounds} rounds per row, pooled; latencies ms, client side")
     print(f"{'row':<42}{'requests':>9}{'req/s':>8}{'errors':>8}{'p50':>9}{'p99':>9}{'max':>9}"
-          f"{'2xx p50':>9}{'2xx p99':>9}{'API cores':>11}{'client cores':>14}")
+          f"{'2xx p50':>9}{'2xx p99':>9}{'API cores':>11}{'client cores':>14}{'API CPU ms/req':>16}")
     for row in rows:
         values = row.in_order
         print(f"{row.name:<42}{row.requests:>9}{row.requests / row.wall:>8.0f}{sum(row.errors.values()):>8}"
               f"{ms(values, 0.5):>9}{ms(values, 0.99):>9}{max(values) * 1000:>9.1f}{ms(row.succeeded, 0.5):>9}"
-              f"{ms(row.succeeded, 0.99):>9}{row.api_cpu / row.wall:>11.2f}{row.client_cpu / row.wall:>14.2f}")
+              f"{ms(row.succeeded, 0.99):>9}{row.api_cpu / row.wall:>11.2f}{row.client_cpu / row.wall:>14.2f}"
+              f"{row.api_cpu * 1000 / max(1, row.requests):>16.2f}")
     print()
     print(f"{'by endpoint: p50 / p99 ms':<42}" + "".join(f"{endpoint:>26}" for endpoint in ENDPOINTS))
     for row in rows:
@@ -215,6 +227,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds over the rows, interleaved; a fresh API each")
     parser.add_argument("--client-timeout", type=float, default=30.0)
     parser.add_argument("--skip-unbounded", action="store_true", help="leave out the DB_POOL_MAX_WAITING=100000 row")
+    parser.add_argument("--api-workers", type=int, default=0, metavar="N",
+                        help="add the baseline and stock rows again with `serve --workers N` (N API processes)")
+    parser.add_argument("--baseline-src", metavar="DIR",
+                        help="add the baseline and stock rows again with the API run from this source tree (a git "
+                             "worktree of an older commit): old and new code measured in the same rounds")
     args = parser.parse_args()
     raise_open_files(4 * args.clients + 256)
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; PostgreSQL started by "
@@ -226,6 +243,12 @@ def main() -> None:
         if not args.skip_unbounded:
             rows.append(Row(f"{args.clients} clients, DB_POOL_MAX_WAITING=100000", args.clients,
                             {**base, "DB_POOL_MAX_WAITING": "100000"}))
+        if args.api_workers > 1:
+            rows += [Row(f"{row.name}, {args.api_workers} API processes", row.clients, row.env,
+                         ("--workers", str(args.api_workers))) for row in rows[:2]]
+        if args.baseline_src:
+            rows += [Row(f"{row.name} [old code]", row.clients, code_env(row.env, args.baseline_src))
+                     for row in rows[:2]]
         started = time.monotonic()
         keys = asyncio.run(create_keys(servers.database_url, max(row.clients for row in rows)))
         print(f"{len(keys)} users with one API key each, made in {time.monotonic() - started:.1f} s", flush=True)

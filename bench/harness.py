@@ -148,17 +148,20 @@ class Processes:
     log_dir: Path
     started: list[Proc] = field(default_factory=list)
 
-    def api(self, env: dict[str, str], name: str = "api", argv: Sequence[str] | None = None) -> Proc:
-        """``roadmap-agent serve`` on a free port (or ``argv`` + serve arguments); returns once /health/live
-        answers."""
+    def api(self, env: dict[str, str], name: str = "api", argv: Sequence[str] | None = None,
+            args: Sequence[str] = ()) -> Proc:
+        """``roadmap-agent serve`` on a free port (or ``argv`` + serve arguments, then ``args``, e.g.
+        ``--workers 2``); returns once /health/live answers."""
         port = free_port()
-        command = [*(argv or [CLI]), "serve", "--host", HOST, "--port", str(port)]
+        command = [*(argv or [CLI]), "serve", "--host", HOST, "--port", str(port), *args]
         proc = self._spawn(name, command, env, port)
         deadline = time.monotonic() + START_TIMEOUT
         with httpx.Client(base_url=proc.url, timeout=2) as client:
             while True:
                 try:
                     if client.get("/health/live").status_code == 200:
+                        if "--workers" in args:  # the first process answers; the others may still be starting
+                            _settle(proc.pid, deadline)
                         return proc
                 except httpx.TransportError:
                     pass
@@ -225,6 +228,25 @@ async def create_keys(database_url: str, count: int, name: str = "bench") -> lis
         await migrate(database)
         store = UserStore(database)
         return [(await store.create_user(f"{name}-{number}"))[1] for number in range(count)]
+
+
+def _settle(pid: int, deadline: float, busy: float = 0.1) -> None:
+    """Until ``pid`` and the processes below it use under ``busy`` of a core (every API process has started)."""
+    before = tree_cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = tree_cpu_seconds(pid)
+        if now - before < busy:
+            return
+        before = now
+
+
+def code_env(env: dict[str, str], src: str | None) -> dict[str, str]:
+    """``env`` running the package from another source tree (``--baseline-src``: e.g. a ``git worktree`` of an
+    older commit, its ``src/`` first on PYTHONPATH), or ``env`` itself."""
+    if src is None:
+        return env
+    return {**env, "PYTHONPATH": str(Path(src).resolve() / "src")}
 
 
 def cpu_seconds(pid: int) -> float:

@@ -43,7 +43,17 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import httpx
-from harness import GOALS, Processes, Servers, cpu_seconds, create_keys, percentile, processes, throwaway_servers
+from harness import (
+    GOALS,
+    Processes,
+    Servers,
+    code_env,
+    cpu_seconds,
+    create_keys,
+    percentile,
+    processes,
+    throwaway_servers,
+)
 
 # Starts `roadmap-agent serve` with the event log publishing inside emit() (the request), like the old code.
 INLINE_PUBLISH_LAUNCHER = """\
@@ -71,6 +81,7 @@ class Row:
     hung: bool
     client_timeout: float
     inline: bool = False
+    old_code: bool = False  # --baseline-src: the same row with the API run from the older source tree
     latencies: dict[str, list[float]] = field(default_factory=lambda: {"POST": [], "GET": []})
     timed_out: dict[str, int] = field(default_factory=lambda: {"POST": 0, "GET": 0})
     errors: Counter[str] = field(default_factory=Counter)
@@ -183,19 +194,26 @@ def report(rows: list[Row], args: argparse.Namespace) -> None:
         cells = "".join(f"{value:>12}" for kind in ("POST", "GET") for value in (
             str(len(row.latencies[kind])), cell(row, kind, 0.5), cell(row, kind, 0.99), cell(row, kind, None)))
         errors = ", ".join(f"{name}: {count}" for name, count in sorted(row.errors.items())) or "none"
-        requests = sum(len(values) for values in row.latencies.values())
-        print(f"{row.name:<46}{cells}{row.api_cpu * 1000 / max(1, requests):>16.1f}   {errors}")
+        print(f"{row.name:<46}{cells}{_cpu_ms(row):>16.2f}   {errors}")
     for row in rows:
         if len(row.round_p99["POST"]) > 1:
             print(f"{row.name}: p99 by round, POST {_ms(row.round_p99['POST'])}, GET {_ms(row.round_p99['GET'])}")
     ours = rows[1]
-    for old in rows[2:]:
+    for row in rows:
+        if row.old_code and (new := next((r for r in rows if r.name == row.name.removesuffix(" [old code]")), None)):
+            print(f"API CPU per request, {new.name}: {_cpu_ms(new):.2f} ms vs {_cpu_ms(row):.2f} ms with the old code "
+                  f"(new / old {_cpu_ms(new) / max(_cpu_ms(row), 1e-9):.2f})")
+    for old in (row for row in rows[2:] if not row.old_code):
         for kind in ("POST", "GET"):
             if not old.latencies[kind] or not ours.latencies[kind]:
                 continue
             ratio = percentile(ours.latencies[kind], 0.99) / percentile(old.latencies[kind], 0.99)
             bound = "<= " if old.timed_out[kind] else ""
             print(f"{kind} p99 ours hung / {old.name}: {bound}{ratio:.3f}")
+
+
+def _cpu_ms(row: Row) -> float:
+    return row.api_cpu * 1000 / max(1, sum(len(values) for values in row.latencies.values()))
 
 
 def _ms(values: list[float]) -> str:
@@ -211,6 +229,9 @@ def main() -> None:
     parser.add_argument("--readers", type=int, default=4, help="client loops reading tasks")
     parser.add_argument("--client-timeout", type=float, default=60.0, help="seconds before a request is given up")
     parser.add_argument("--skip-inline", action="store_true", help="leave out the emulated inline-publish row")
+    parser.add_argument("--baseline-src", metavar="DIR",
+                        help="add the two 'ours' rows again with the API run from this source tree (a git worktree "
+                             "of an older commit): old and new code measured in the same rounds")
     args = parser.parse_args()
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; PostgreSQL and Redis started by "
           "scripts/devservices.py", flush=True)
@@ -222,6 +243,9 @@ def main() -> None:
                 Row("old settings, Redis hung", old, True, limit)]
         if not args.skip_inline:
             rows.append(Row("old settings + inline publish (emulated), hung", old, True, limit, inline=True))
+        if args.baseline_src:
+            rows += [Row(f"{row.name} [old code]", code_env(row.env, args.baseline_src), row.hung, limit,
+                         old_code=True) for row in rows[:2]]
         key = asyncio.run(create_keys(servers.database_url, 1))[0]
         for number in range(args.rounds):
             for row in rows:

@@ -33,6 +33,8 @@ from roadmap_agent.store.learning import (
 from roadmap_agent.store.records import EventType
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
     from roadmap_agent.domain.calendar import CalendarOptions
 
 SHARE_TOKEN_BYTES = 24
@@ -252,9 +254,10 @@ class Learning:
         summary = (await self.summary(opened, today))[0] if record.share_progress else None
         return opened, summary
 
-    async def known_skills(self, owner: str) -> list[str]:
-        """The skill profile: what ``owner`` finished or knew in earlier roadmaps (catalog ids)."""
-        return sorted(c for c in await self.store.known_concepts(owner) if c in self.catalog.concepts
+    async def known_skills(self, owner: str, conn: AsyncConnection | None = None) -> list[str]:
+        """The skill profile: what ``owner`` finished or knew in earlier roadmaps (catalog ids); read on ``conn``
+        (a transaction of the caller's) when given."""
+        return sorted(c for c in await self.store.known_concepts(owner, conn) if c in self.catalog.concepts
                       or c in self.catalog.domains)
 
 

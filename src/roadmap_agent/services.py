@@ -90,7 +90,7 @@ async def open_services(settings: Settings, *, recover: bool = False, role: str 
         bus = await _open_bus(stack, settings)
         metrics = Metrics()
         store = TaskStore(database)
-        users = UserStore(database)
+        users = UserStore(database, key_cache_ttl=settings.api.key_cache_ttl)
         if settings.embedded:  # zero setup: the local user and its key (in $ROADMAP_AGENT_HOME/api-key)
             await ensure_local_key(users, settings.api_key_file())
         events = EventLog(store, bus, metrics, background=bus.remote)
@@ -100,7 +100,9 @@ async def open_services(settings: Settings, *, recover: bool = False, role: str 
         saver = checkpointer.saver if checkpointer else None
         queue = await _open_queue(stack, settings, queue_pool)
         runner = Runner(store, events, storage, planner, catalog, saver, settings.resilience, metrics,
-                        dispatch=queue.enqueue if queue else None, worker_name=default_worker_name(role))
+                        dispatch=queue.enqueue if queue else None,
+                        dispatch_within=queue.enqueue_within if queue else None,
+                        worker_name=default_worker_name(role))
         stack.push_async_callback(runner.aclose)
         log.info("orchestrator_factory_initialized", planner=planner.name,
                  checkpointer=checkpointer.location if checkpointer else "none (emergency mode)",

@@ -284,6 +284,9 @@ class ApiSettings(BaseSettings):
     # or a random one per process (server mode: set it so every API process accepts the same cookies).
     session_secret: SecretStr | None = None
     session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    # Seconds an API key found in the database is remembered per process (store/key_cache.py); 0 = off. A key
+    # revoked by another process (`users revoke-key`, another replica) still works here for at most this long.
+    key_cache_ttl: float = Field(default=5.0, ge=0, le=300)
 
 
 # Published in docker-compose.dev.yml, devservices defaults, tutorials: never acceptable in production.

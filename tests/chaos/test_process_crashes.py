@@ -110,8 +110,9 @@ def test_worker_fault_its_runs_are_taken_over_within_10_s(
 @pytest.mark.timeout(180)
 def test_api_killed_clients_move_to_the_other_and_nothing_accepted_is_lost(
         shared_env: dict[str, str], tmp_path: Path, worker_env_override: dict[str, str]) -> None:
-    """API 0 is killed while requests stream into it; one task it accepted but had not queued yet (caught by
-    freezing the process at the right moment) must be queued by the workers' orphan sweep."""
+    """API 0 is killed while requests stream into it; nothing it accepted is lost. A task, its first event and its
+    queue job are written in one transaction, so freezing the process at random moments never finds a task it
+    accepted without a job (before issue 19 it did, and the workers' orphan sweep had to queue it)."""
     scenario = Scenario("API kill -9")
     env = {**shared_env, "ROADMAP_AGENT_STEP_DELAY": "0.6"}
     with Cluster(tmp_path, env, worker_env=worker_env_override) as cluster:
@@ -134,20 +135,18 @@ def test_api_killed_clients_move_to_the_other_and_nothing_accepted_is_lost(
         for submitter in submitters:
             submitter.start()
         with scenario.fault("kill -9 of an API process with requests in flight"):
-            orphans = _freeze_with_an_unqueued_task(victim.proc.pid, cluster.db_url)
+            orphans = _freeze_with_an_unqueued_task(victim.proc.pid, cluster.db_url, attempts=100)
             victim.proc.kill()
         stop_burst.set()
         for submitter in submitters:
             submitter.join(60)
         ids += burst + cluster.after_recovery()
         cluster.finish(ids, followers)
-        swept = [w for w in cluster.workers if w.logged("runs_requeued")]
     report = check_invariants(cluster.db_url, ids, followers, scenario=scenario)
-    assert orphans, "never caught API 0 between accepting a task and queueing it"
-    assert swept, "the orphan was never requeued by a worker's sweep"
+    assert orphans == [], f"API 0 had accepted tasks without a queue job: {orphans}"
     assert report.takeovers == 0
     assert any(f.connects > 1 for f in followers[:8:2]), "no client of API 0 had to reconnect"
-    print(f"orphans left by the killed API: {len(orphans)}; tasks accepted during the kill: {len(burst)}")
+    print(f"tasks accepted during the kill: {len(burst)}, none without its queue job")
 
 
 def _freeze_with_an_unqueued_task(pid: int, db_url: str, attempts: int = 300) -> list[str]:

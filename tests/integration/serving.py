@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,17 +61,18 @@ class Served:
 
 @contextmanager
 def serve(home: Path, env: dict[str, str] | None = None, *, wait_live: bool = True,
-          timeout: float = 30, api_key: str | None = None) -> Iterator[Served]:
+          timeout: float = 30, api_key: str | None = None, args: Sequence[str] = ()) -> Iterator[Served]:
     """Start `serve` on a free port with ROADMAP_AGENT_HOME=home; stopped (SIGTERM, then SIGKILL) at the end.
 
-    The client sends ``api_key``, or (embedded) the local key the server created in ``home``."""
+    The client sends ``api_key``, or (embedded) the local key the server created in ``home``; ``args`` go on
+    the command line after the port (e.g. ``--workers 2``)."""
     port = free_port()
     home.mkdir(parents=True, exist_ok=True)
     log_path = home.parent / f"serve-{port}.log"
     full_env = {**os.environ, "ROADMAP_AGENT_HOME": str(home), "LOG_FORMAT": "json", **(env or {})}
     with log_path.open("wb") as log, httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10,
                                            auth=ApiKeyAuth(home, api_key)) as client:
-        process = subprocess.Popen([CLI, "serve", "--port", str(port)], env=full_env, stdout=log,
+        process = subprocess.Popen([CLI, "serve", "--port", str(port), *args], env=full_env, stdout=log,
                                    stderr=subprocess.STDOUT)
         try:
             served = Served(process, client, log_path)

@@ -101,13 +101,15 @@ async def list_tasks(user: UserDep, services: ServicesDep, limit: Annotated[int,
     if all and not user.is_admin:
         raise Forbidden("Only admin keys can list every user's tasks (?all=true); leave it out to list yours.")
     tasks, total = await services.store.list_tasks(None if all else user.id, limit, offset)
-    history = await services.store.decisions([t.task_id for t in tasks])
+    history = await services.store.decisions([t.task_id for t in tasks if t.review_round])
     return TaskPage(items=[TaskView.of(t, history.get(t.task_id)) for t in tasks], total=total, limit=limit,
                     offset=offset)
 
 
 async def _view(services: Services, task: TaskRecord) -> TaskView:
-    """A task with the history of its review decisions."""
+    """A task with the history of its review decisions (none before its first review: no query then)."""
+    if not task.review_round:
+        return TaskView.of(task)
     return TaskView.of(task, (await services.store.decisions([task.task_id])).get(task.task_id))
 
 

@@ -24,4 +24,9 @@ def services_of(connection: HTTPConnection) -> Services:
     return services
 
 
-ServicesDep = Annotated[Services, Depends(services_of)]
+async def _services(connection: HTTPConnection) -> Services:
+    # async on purpose: FastAPI runs a plain ``def`` dependency on a worker thread, one hop per request.
+    return services_of(connection)
+
+
+ServicesDep = Annotated[Services, Depends(_services)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -21,28 +21,41 @@ users_app = typer.Typer(help="Users and API keys: create, list, revoke.",
 def serve(host: Annotated[str | None, typer.Option(metavar="ADDRESS", show_default="ROADMAP_AGENT_HOST or 127.0.0.1",
                                                    help="Bind address.")] = None,
           port: Annotated[int | None, typer.Option(metavar="PORT", show_default="ROADMAP_AGENT_PORT or 8000",
-                                                   help="Port.")] = None) -> None:
+                                                   help="Port.")] = None,
+          workers: Annotated[int, typer.Option(min=1, max=64, metavar="N", help=(
+              "API processes on this address (server mode with the run queue; about one per core)."))] = 1) -> None:
     """Run the web app and the HTTP API (OpenAPI docs at /docs)."""
     import uvicorn
 
     from roadmap_agent.api.server import uvicorn_options
-    from roadmap_agent.server import create_app
-    from roadmap_agent.web.mount import login_link
+    from roadmap_agent.cli.workers import refusal, serve_workers
 
     settings = load_settings("INFO")
+    if (reason := refusal(settings, workers)) is not None:
+        raise fail(reason, EXIT_USAGE)
     # Before uvicorn: one clear sentence and exit 1 if the database never comes up (the lifespan would
     # end in a traceback); the lifespan's own wait then answers at its first ping.
     run(_wait_for_database(settings))
     # The protocol-level cap on a WebSocket message; smaller oversize messages get our explanation (routes.py).
     ws_max_size = max(4 * settings.api.ws_max_message_bytes, 64 * 1024)
-    application, bind, listen = create_app(settings), host or settings.api.host, port or settings.api.port
-    link = login_link(application, bind, listen)
+    bind, listen = host or settings.api.host, port or settings.api.port
     shown_host = f"[{bind}]" if ":" in bind else bind
+    options: dict[str, Any] = {"log_level": "warning", "timeout_graceful_shutdown": 10, "ws_max_size": ws_max_size}
+    if workers > 1:  # no sign-in link to print: that is the embedded default's, which runs one process
+        err().print(f"Serving on http://{shown_host}:{listen} with {workers} API processes (API docs at /docs)",
+                    markup=False, highlight=False)
+        serve_workers(settings, bind, listen, workers, {**options, "timeout_keep_alive": settings.api.idle_timeout})
+        return
+    from roadmap_agent.server import create_app
+    from roadmap_agent.web.mount import login_link
+
+    application = create_app(settings)
+    link = login_link(application, bind, listen)
     err().print(f"Serving on http://{shown_host}:{listen} (API docs at /docs)", markup=False, highlight=False)
     if link:  # like Jupyter: one sign-in for the local user's browser (server mode: the API key form)
         err().print(f"Open the web app: {link} (one-time sign-in link)", markup=False, highlight=False)
-    uvicorn.run(application, host=bind, port=listen, log_level="warning", timeout_graceful_shutdown=10,
-                ws_max_size=ws_max_size, **uvicorn_options(settings.api))  # header and idle timeouts (api/server.py)
+    uvicorn.run(application, host=bind, port=listen, **options,
+                **uvicorn_options(settings.api))  # header and idle timeouts (api/server.py)
 
 
 async def _wait_for_database(settings: Settings) -> int:
@@ -149,7 +162,7 @@ def users_list() -> None:
 @users_app.command("revoke-key")
 def users_revoke_key(key: Annotated[str, typer.Argument(metavar="KEY",
                                                         help="The key's id or prefix, from `users list`.")]) -> None:
-    """Revoke one API key: requests with it answer 401 from now on."""
+    """Revoke one API key: 401 from now on (running API processes: within ROADMAP_AGENT_KEY_CACHE_TTL s)."""
 
     async def work(store: Store, _owner: str) -> int:
         info = await store.users.revoke_key(key)

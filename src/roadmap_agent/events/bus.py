@@ -127,6 +127,11 @@ class EventLog:
         """Append durably (fenced by the run's ``epoch`` when given), then publish on the fast path."""
         event = await self.store.append_event(task_id, type_, message, step=step, status=status, data=data,
                                               task_values=task_values, epoch=epoch)
+        await self.announce(event)
+        return event
+
+    async def announce(self, event: Event) -> None:
+        """Publish an event that is durable already (e.g. a task's first, written with the task itself)."""
         if self._outbox is None:
             await self._publish(event)
         elif self._outbox.full():
@@ -135,7 +140,6 @@ class EventLog:
             self._outbox.put_nowait(event)
             if self._publisher is None or self._publisher.done():
                 self._publisher = asyncio.create_task(self._drain_outbox(), name="event-publisher")
-        return event
 
     async def _drain_outbox(self) -> None:
         assert self._outbox is not None  # noqa: S101 - only started with an outbox

@@ -62,6 +62,9 @@ class Database:
         self._boundary = postgres.Boundary("Database", self.where, settings.operation_timeout, cancel_late=False,
                                            driver_errors=())
         self._probe_engine: AsyncEngine | None = None  # PostgreSQL: one connection of its own for health probes
+        # PostgreSQL reads run in autocommit (same pool): no BEGIN and ROLLBACK round trips around a SELECT. Under
+        # READ COMMITTED every statement takes its own snapshot anyway, so a read transaction bought nothing.
+        self._reader = engine if self.is_sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @classmethod
     @asynccontextmanager
@@ -88,15 +91,14 @@ class Database:
             self._in_flight -= 1
 
     async def _execute(self, work: Work[T], write: bool, engine: AsyncEngine | None = None) -> T:
-        engine = engine or self.engine
         try:
-            context = engine.begin() if write else engine.connect()
+            context = (engine or self.engine).begin() if write else (engine or self._reader).connect()
             async with context as conn:
                 return await work(conn)
         except PoolTimeout as exc:
             raise DatabaseUnavailable(f"No free database connection to {self.where} within "
                                       f"{self.settings.pool_timeout:g} s (DB_POOL_TIMEOUT); the pool of "
-                                      f"{engine.pool.size()} is busy.") from exc  # type: ignore[attr-defined]
+                                      f"{(engine or self.engine).pool.size()} is busy.") from exc  # type: ignore[attr-defined]
         except IntegrityError as exc:  # not the server failing: the store decides what a duplicate means
             raise AlreadyExists(f"A row with that key exists already ({postgres.first_line(exc)}).") from exc
         except (OperationalError, InterfaceError) as exc:

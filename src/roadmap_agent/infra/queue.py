@@ -34,6 +34,7 @@ from procrastinate.job_context import JobContext
 from procrastinate.jobs import Job
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from procrastinate.worker import Worker
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from roadmap_agent.errors import DatabaseUnavailable, DependencyUnavailable
 from roadmap_agent.infra import postgres
@@ -130,12 +131,25 @@ class RunQueue:
 
     async def enqueue(self, task_id: str) -> None:
         """Queue a run of ``task_id``; a job already waiting for it is enough (no duplicate)."""
-        deferrer = procrastinate.tasks.configure_task(
-            name=RUN_TASK, job_manager=self.app.job_manager, queue=QUEUE, lock=task_id, queueing_lock=task_id)
         try:
-            await self._bounded(deferrer.defer_async(task_id=task_id))
+            await self._bounded(self._deferrer(task_id).defer_async(task_id=task_id))
         except pexc.AlreadyEnqueued:
             log.debug("run_already_queued", task_id=task_id)
+
+    async def enqueue_within(self, conn: AsyncConnection, task_id: str) -> None:
+        """Queue a run of a task being created, inside the transaction of ``conn`` (the application database's
+        connection, on the same PostgreSQL): the job exists if and only if the task does. The caller's
+        deadline bounds it; a task this new cannot have a job yet, so there is no duplicate to allow for."""
+        job = self._deferrer(task_id).make_new_job(task_id=task_id)
+        raw = (await conn.get_raw_connection()).driver_connection
+        try:
+            await self.app.job_manager.defer_job_async(job, connection=raw)
+        except (pexc.ConnectorException, psycopg.Error) as exc:
+            raise self._boundary.unavailable(exc) from exc
+
+    def _deferrer(self, task_id: str) -> procrastinate.jobs.JobDeferrer:
+        return procrastinate.tasks.configure_task(
+            name=RUN_TASK, job_manager=self.app.job_manager, queue=QUEUE, lock=task_id, queueing_lock=task_id)
 
     async def ping(self) -> None:
         await self._bounded(self.app.connector.execute_query_one_async("SELECT 1 AS ok"))

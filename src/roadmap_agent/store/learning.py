@@ -124,6 +124,13 @@ def _card(row: sa.Row[Any]) -> CardRecord:
                       due=row.due, reviews=row.reviews, last_rating=row.last_rating)
 
 
+# The skill profile's two reads, built once. Only the roadmaps' ``assumed_known`` lists travel, not their bodies.
+_DONE = sa.select(concept_progress.c.concept_id).where(concept_progress.c.owner == sa.bindparam("owner"),
+                                                       concept_progress.c.state == "done")
+_ASSUMED_KNOWN = (sa.select(roadmaps.c.body["assumed_known"]).join(tasks, tasks.c.id == roadmaps.c.task_id)
+                  .where(tasks.c.owner == sa.bindparam("owner")))
+
+
 class LearningStore:
     def __init__(self, database: Database) -> None:
         self._db = database
@@ -294,20 +301,18 @@ class LearningStore:
         row = (await conn.execute(sa.select(concept_progress).where(*key))).one()
         return _progress(row), None
 
-    async def known_concepts(self, owner: str) -> set[str]:
-        """The skill profile: concepts ``owner`` marked done in any roadmap, or said they knew."""
-        done = sa.select(concept_progress.c.concept_id).where(concept_progress.c.owner == owner,
-                                                               concept_progress.c.state == "done")
-        bodies = (sa.select(roadmaps.c.body).join(tasks, tasks.c.id == roadmaps.c.task_id)
-                  .where(tasks.c.owner == owner))
+    async def known_concepts(self, owner: str, conn: AsyncConnection | None = None) -> set[str]:
+        """The skill profile: concepts ``owner`` marked done in any roadmap, or said they knew (on ``conn``, in
+        the caller's transaction, when given)."""
 
         async def work(conn: AsyncConnection) -> set[str]:
-            known = {str(r[0]) for r in (await conn.execute(done)).all()}
-            for (body,) in (await conn.execute(bodies)).all():
-                known.update(str(c) for c in (body or {}).get("assumed_known", []))
+            known = {str(r[0]) for r in (await conn.execute(_DONE, {"owner": owner})).all()}
+            for (assumed,) in (await conn.execute(_ASSUMED_KNOWN, {"owner": owner})).all():
+                if isinstance(assumed, list):
+                    known.update(str(c) for c in assumed)
             return known
 
-        return await self._db.run(work)
+        return await work(conn) if conn is not None else await self._db.run(work)
 
     # -- review cards ---------------------------------------------------------------------------------
 

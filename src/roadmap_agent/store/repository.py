@@ -12,6 +12,8 @@ row lock on PostgreSQL, the database lock on SQLite, serialise concurrent append
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,6 +32,26 @@ from roadmap_agent.store.records import Decision, Event, EventType, TaskRecord, 
 from roadmap_agent.store.tables import review_decisions, roadmaps, task_events, tasks
 
 _TASK_COLUMNS = [c for c in tasks.c if c.name not in ("draft_roadmap", "last_seq", "idempotency_key")]
+# More work for the transaction that creates a task, given its id (server mode: the run's queue job).
+InTransaction = Callable[[AsyncConnection, str], Awaitable[None]]
+# A new task's request, or what reads it inside the creating transaction (e.g. with the owner's skill profile).
+RequestValues = dict[str, Any] | Callable[[AsyncConnection], Awaitable[dict[str, Any]]]
+
+
+# Built once: a statement object caches its compiled form, so each use skips building and cache-key work.
+_INSERT_TASK = tasks.insert().returning(*_TASK_COLUMNS)
+_INSERT_EVENT = task_events.insert()
+_GET_TASK = sa.select(*_TASK_COLUMNS).where(tasks.c.id == sa.bindparam("id"))
+_GET_OWN_TASK = _GET_TASK.where(tasks.c.owner == sa.bindparam("owner"))
+
+
+@dataclass(frozen=True)
+class FirstEvent:
+    """The event a new task starts its log with (seq 1), written in the task's own insert transaction."""
+
+    type: EventType
+    message: str
+    status: str | None = None
 
 
 def _task(row: sa.Row[Any]) -> TaskRecord:
@@ -77,31 +99,47 @@ class TaskStore:
 
     # -- tasks -------------------------------------------------------------------------------------
 
-    async def create_task(self, owner: str, request: dict[str, Any],
-                          idempotency_key: str | None = None) -> tuple[TaskRecord, bool]:
-        """The new task and True, or the task created earlier with the same idempotency key and False."""
+    async def create_task(self, owner: str, request: RequestValues, idempotency_key: str | None = None, *,
+                          first: FirstEvent | None = None,
+                          within: InTransaction | None = None) -> tuple[TaskRecord, Event | None]:
+        """The new task and its ``first`` event, written in one transaction with ``within``'s work (None when no
+        ``first`` is given); or the task created earlier with the same idempotency key and None (nothing is
+        written then)."""
         now = utcnow()
         task_id = uuid.uuid4().hex
-        values = {"id": task_id, "owner": owner, "status": TaskStatus.PENDING.value, "request": request,
-                  "idempotency_key": idempotency_key, "created_at": now, "updated_at": now}
+        values: dict[str, Any] = {"id": task_id, "owner": owner, "status": TaskStatus.PENDING.value,
+                                  "idempotency_key": idempotency_key, "created_at": now, "updated_at": now,
+                                  "last_seq": 1 if first else 0}
+
+        async def insert(conn: AsyncConnection) -> TaskRecord:
+            values["request"] = request if isinstance(request, dict) else await request(conn)
+            task = _task((await conn.execute(_INSERT_TASK, values)).one())
+            if first is not None:
+                await conn.execute(_INSERT_EVENT, {"task_id": task_id, "seq": 1, "type": first.type.value,
+                                                   "step": None, "status": first.status, "message": first.message,
+                                                   "data": {}, "created_at": now})
+            if within is not None:
+                await within(conn, task_id)
+            return task
+
         try:
-            await self._db.run(lambda conn: conn.execute(tasks.insert().values(**values)), write=True)
+            task = await self._db.run(insert, write=True)
         except AlreadyExists:
             if idempotency_key is None:
                 raise
-            existing = await self._by_idempotency_key(owner, idempotency_key)
-            return existing, False
-        return await self.get_task(task_id), True
+            return await self._by_idempotency_key(owner, idempotency_key), None
+        event = None if first is None else Event(task_id=task_id, seq=1, type=first.type, status=first.status,
+                                                 message=first.message, data={}, timestamp=now)
+        return task, event
 
     async def _by_idempotency_key(self, owner: str, key: str) -> TaskRecord:
         query = sa.select(*_TASK_COLUMNS).where(tasks.c.owner == owner, tasks.c.idempotency_key == key)
         return _task((await self._db.run(lambda conn: conn.execute(query))).one())
 
     async def get_task(self, task_id: str, owner: str | None = None) -> TaskRecord:
-        query = sa.select(*_TASK_COLUMNS).where(tasks.c.id == task_id)
-        if owner is not None:
-            query = query.where(tasks.c.owner == owner)
-        row = (await self._db.run(lambda conn: conn.execute(query))).one_or_none()
+        query = _GET_TASK if owner is None else _GET_OWN_TASK
+        params = {"id": task_id} if owner is None else {"id": task_id, "owner": owner}
+        row = (await self._db.run(lambda conn: conn.execute(query, params))).one_or_none()
         if row is None:
             raise TaskNotFound(task_id)
         return _task(row)

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from roadmap_agent.errors import AlreadyExists, InvalidRequest, NotFound
 from roadmap_agent.infra.database import Database
+from roadmap_agent.store.key_cache import KeyCache
 from roadmap_agent.store.records import as_utc, utcnow
 from roadmap_agent.store.tables import api_keys, users
 
@@ -32,6 +33,12 @@ KEY_SCHEME = "rak_"  # "roadmap-agent key": recognisable by secret scanners
 PREFIX_CHARS = len(KEY_SCHEME) + 8  # rak_ + 8 random characters: ~48 bits, unique enough to name a key
 LOCAL_USER_ID = "local"  # the embedded default's user; tasks created before users existed are owned by it
 KEY_FILE_NAME = "api-key"
+
+
+# The user of an active key, by its hash (built once: the statement caches its compiled form).
+_KEY_OWNER = (sa.select(users.c.id, users.c.name, users.c.is_admin, api_keys.c.id.label("key_id"))
+              .join(users, users.c.id == api_keys.c.user_id)
+              .where(api_keys.c.hash == sa.bindparam("hash"), api_keys.c.revoked_at.is_(None)))
 
 
 def new_key() -> str:
@@ -71,8 +78,10 @@ class UserInfo:
 
 
 class UserStore:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, key_cache_ttl: float = 0.0) -> None:
+        """``key_cache_ttl``: seconds a found key is remembered (store/key_cache.py); 0 asks every time."""
         self._db = database
+        self._keys = KeyCache(key_cache_ttl)
 
     async def create_user(self, name: str, *, is_admin: bool = False, user_id: str | None = None) -> tuple[User, str]:
         """A new user and their first key (returned once, never stored in clear)."""
@@ -96,11 +105,15 @@ class UserStore:
         """The user owning this key, or None when the key is unknown or revoked."""
         if not key.startswith(KEY_SCHEME) or len(key) > 200:
             return None
-        query = (sa.select(users.c.id, users.c.name, users.c.is_admin, api_keys.c.id.label("key_id"))
-                 .join(users, users.c.id == api_keys.c.user_id)
-                 .where(api_keys.c.hash == hash_key(key), api_keys.c.revoked_at.is_(None)))
-        row = (await self._db.run(lambda conn: conn.execute(query))).one_or_none()
-        return None if row is None else User(row.id, row.name, bool(row.is_admin), row.key_id)
+        hashed = hash_key(key)
+        if (cached := self._keys.get(hashed)) is not None:
+            return cached
+        row = (await self._db.run(lambda conn: conn.execute(_KEY_OWNER, {"hash": hashed}))).one_or_none()
+        if row is None:
+            return None
+        user = User(row.id, row.name, bool(row.is_admin), row.key_id)
+        self._keys.put(hashed, user)
+        return user
 
     async def user_of_key(self, key_id: str) -> User | None:
         """The user of the key with this id while it is not revoked (web sessions end with their key)."""
@@ -139,7 +152,9 @@ class UserStore:
                                .values(revoked_at=now))
             return _key_info(rows[0], revoked_at=rows[0].revoked_at or now)
 
-        return await self._db.run(work, write=True)
+        info = await self._db.run(work, write=True)
+        self._keys.revoked(info.id)
+        return info
 
 
 async def _insert_key(conn: AsyncConnection, user_id: str) -> str:

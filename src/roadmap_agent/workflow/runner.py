@@ -50,7 +50,7 @@ from roadmap_agent.redaction import hide_paths, redact_text
 from roadmap_agent.settings import ResilienceSettings
 from roadmap_agent.steps import HUMAN_REVIEW
 from roadmap_agent.store.records import EventType, TaskRecord, TaskStatus
-from roadmap_agent.store.repository import TaskStore
+from roadmap_agent.store.repository import InTransaction, TaskStore
 from roadmap_agent.workflow.graph import build_graph
 from roadmap_agent.workflow.hooks import RunHooks, current_epoch, step_label
 from roadmap_agent.workflow.language import task_language
@@ -73,7 +73,8 @@ def default_worker_name(role: str = "proc") -> str:
 class Runner:
     def __init__(self, store: TaskStore, events: EventLog, storage: ArtifactStore, planner: Planner,
                  catalog: Catalog, saver: Saver | None, settings: ResilienceSettings, metrics: Metrics | None = None,
-                 *, dispatch: Dispatch | None = None, worker_name: str | None = None) -> None:
+                 *, dispatch: Dispatch | None = None, dispatch_within: InTransaction | None = None,
+                 worker_name: str | None = None) -> None:
         self.store = store
         self.events = events
         self.settings = settings
@@ -84,7 +85,9 @@ class Runner:
         # Emergency mode: no checkpointer, so no interrupt() (review) and nothing to resume from.
         self.emergency = saver is None
         self.hooks = RunHooks(store, events, storage, settings, self.metrics)
-        self.rules = TaskRules(store, events, settings, self.metrics, self.schedule, emergency=self.emergency)
+        # dispatch_within: a new task's job is queued in the task's own insert transaction (dispatch: later runs).
+        self.rules = TaskRules(store, events, settings, self.metrics, self.schedule, emergency=self.emergency,
+                               enqueue_within=dispatch_within if dispatch is not None else None)
         self.graph: CompiledStateGraph[Any, Any, Any, Any] = build_graph(
             planner, catalog, self.hooks, saver, max_fix_rounds=settings.max_fix_rounds,
             max_review_rounds=settings.max_review_rounds, step_timeout=settings.step_timeout)

@@ -7,6 +7,7 @@ What may happen to a task in which state, and the events that say so; running it
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from roadmap_agent.domain.messages import text
 from roadmap_agent.domain.models import LearnerRequest, ReviewDecision
@@ -16,24 +17,33 @@ from roadmap_agent.logging import get_logger
 from roadmap_agent.metrics import Metrics
 from roadmap_agent.settings import ResilienceSettings
 from roadmap_agent.store.records import EventType, TaskRecord, TaskStatus
-from roadmap_agent.store.repository import TaskStore
-from roadmap_agent.workflow.language import task_language
+from roadmap_agent.store.repository import FirstEvent, InTransaction, TaskStore
+from roadmap_agent.workflow.language import request_language, task_language
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 log = get_logger(__name__)
 
 RUNNABLE = {TaskStatus.PENDING, TaskStatus.RUNNING}
 Schedule = Callable[[str], Awaitable[None]]  # run (or queue a run of) this task
-KnownSkills = Callable[[str], Awaitable[list[str]]]  # owner -> catalog ids of their skill profile
+
+
+class KnownSkills(Protocol):
+    """Owner -> catalog ids of their skill profile, read on ``conn`` (the new task's transaction) when given."""
+
+    async def __call__(self, owner: str, conn: AsyncConnection | None = None) -> list[str]: ...
 
 
 class TaskRules:
     def __init__(self, store: TaskStore, events: EventLog, settings: ResilienceSettings, metrics: Metrics,
-                 schedule: Schedule, *, emergency: bool = False) -> None:
+                 schedule: Schedule, *, emergency: bool = False, enqueue_within: InTransaction | None = None) -> None:
         self.store = store
         self.events = events
         self.settings = settings
         self.metrics = metrics
         self.schedule = schedule
+        self.enqueue_within = enqueue_within  # queue a new task's run inside its insert transaction (server mode)
         self.emergency = emergency  # no checkpointer: no review, runs are auto-approved
         self.known_skills: KnownSkills | None = None  # set by open_services: the learner's skill profile
 
@@ -44,16 +54,23 @@ class TaskRules:
         The request's known skills gain the owner's skill profile (done or known in earlier roadmaps) unless it
         says ``use_skill_profile: false``.
         """
-        if request.use_skill_profile and self.known_skills is not None:
-            profile = [s for s in await self.known_skills(owner) if s not in request.known_skills]
-            request = request.model_copy(update={"profile_skills": profile})
-        task, created = await self.store.create_task(owner, request.model_dump(mode="json"), idempotency_key)
-        if created:
+        values = request.model_dump(mode="json")
+        known = self.known_skills if request.use_skill_profile else None
+
+        async def with_profile(conn: AsyncConnection) -> dict[str, Any]:  # read in the task's own transaction
+            assert known is not None  # noqa: S101 - only passed when set
+            return {**values, "profile_skills": [s for s in await known(owner, conn) if s not in request.known_skills]}
+
+        first = FirstEvent(EventType.PROGRESS, text("event.accepted", request_language(values)), status="pending")
+        # Server mode: the queue job goes in the same transaction as the task and its first event (no orphan).
+        within = self.enqueue_within if background else None
+        task, event = await self.store.create_task(owner, with_profile if known else values, idempotency_key,
+                                                   first=first, within=within)
+        if event is not None:
             self.metrics.runs_started.inc()
             log.info("workflow_execution_starting", task_id=task.task_id)
-            await self.events.emit(task.task_id, EventType.PROGRESS, text("event.accepted", task_language(task)),
-                                   status="pending")
-            if background:
+            await self.events.announce(event)
+            if background and within is None:
                 await self.schedule(task.task_id)
         return task
 
