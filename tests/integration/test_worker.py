@@ -135,6 +135,33 @@ def test_worker_killed_mid_step_is_resumed_by_another_from_its_checkpoint(queue_
             assert epochs == sorted(epochs) and len(set(epochs)) == 2  # the dead run, then the rescuer's
 
 
+def test_a_stalled_run_superseded_by_a_waiting_job_is_ended_so_the_waiting_one_runs(queue_env: dict[str, str],
+                                                                                     isolated_home: Path) -> None:
+    """The chaos 'connections reset' race: a review decision queues the task's next job while the job of the
+    run that reached the review is still 'doing' and its worker is gone. That job cannot be put back (a job for
+    the task already waits) and the waiting one cannot start (the task's lock is held): before the fix the task
+    stayed 'running' forever."""
+    db = queue_env["DATABASE_URL"]
+    key = create_user_key(queue_env)
+    with serve(isolated_home / "api", queue_env, api_key=key) as api:
+        with work(isolated_home / "w1", queue_env):
+            task_id = api.client.post("/api/v1/roadmaps", json={"goal": GOAL}).json()["task_id"]
+            until(lambda: status(api.client, task_id) == "human_review_pending", 30, "review")
+        # The run that reached the review, stalled: 'doing' with no worker (its worker row pruned).
+        with psycopg.connect(db.replace("+psycopg", "")) as conn:
+            conn.execute("INSERT INTO procrastinate_jobs (queue_name, task_name, lock, queueing_lock, args, status) "
+                         "VALUES ('roadmaps', 'run_roadmap', %s, %s, %s, 'doing')",
+                         (task_id, task_id, json.dumps({"task_id": task_id})))
+        assert api.client.post(f"/api/v1/tasks/{task_id}/review", json={"approved": True}).status_code == 202
+        with work(isolated_home / "w2", {**queue_env, **FAST_RECOVERY}) as rescuer:
+            until(lambda: status(api.client, task_id) == "completed", 40, "completion once the stalled job ended")
+        assert "stalled_run_superseded" in rescuer.log()
+        with psycopg.connect(db.replace("+psycopg", "")) as conn:
+            left = conn.execute("SELECT status FROM procrastinate_jobs WHERE lock = %s AND status IN ('todo', 'doing')",
+                                (task_id,)).fetchall()
+        assert left == []
+
+
 def test_sigterm_finishes_short_runs_and_hands_long_ones_back(queue_env: dict[str, str],
                                                               isolated_home: Path) -> None:
     db = queue_env["DATABASE_URL"]

@@ -31,7 +31,7 @@ import procrastinate
 import psycopg
 from procrastinate import exceptions as pexc
 from procrastinate.job_context import JobContext
-from procrastinate.jobs import Job
+from procrastinate.jobs import Job, Status
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from procrastinate.worker import Worker
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -164,11 +164,25 @@ class RunQueue:
         for job in jobs:
             try:
                 await self._bounded(self.app.job_manager.retry_job(job))
+            except pexc.UniqueViolation:
+                # A job for the same task already waits (a review decision queued it while this run was
+                # stalled), and it cannot start while this one holds the task's lock: this stalled run is
+                # superseded. End it, so the waiting job takes over (its run continues from the checkpoint).
+                if not await self._end_superseded(job):
+                    continue
             except pexc.ConnectorException:  # another worker's sweep got there first
                 continue
             requeued.append(str(job.task_kwargs.get("task_id")))
         self.requeued_stalled += len(requeued)
         return requeued
+
+    async def _end_superseded(self, job: Job) -> bool:
+        try:
+            await self._bounded(self.app.job_manager.finish_job(job, Status.ABORTED, delete_job=False))
+        except pexc.ConnectorException:  # another worker's sweep got there first
+            return False
+        log.info("stalled_run_superseded", task_id=job.task_kwargs.get("task_id"), job_id=job.id)
+        return True
 
     async def requeue_orphans(self) -> list[str]:
         """Queue runnable tasks that have no job (accepted, but the job insert never happened)."""
