@@ -116,6 +116,12 @@ def test_will_is_not_knowing() -> None:
     assert _analyze("我会在三个月内学完Python").known_skills == []
 
 
+def test_can_a_little_without_a_subject_is_known() -> None:
+    """Chinese drops the subject: "会一点 Excel" is "I know a little Excel"; "学会" (to learn) is not knowing."""
+    assert "data_analysis.spreadsheets" in _analyze("我想两个月内学会数据分析，会一点 Excel，每周 6 小时").known_skills
+    assert _analyze("想学会数据分析，每周 6 小时").known_skills == []
+
+
 def test_negated_skill_is_not_known() -> None:
     intent = _analyze("没有 Python 基础，也不熟悉 SQL，想学数据分析")
     assert intent.known_skills == []

@@ -88,6 +88,7 @@ _KNOWN = tuple(ascii_pattern(p) for p in (
     rf"\b(?:experience|background)\s+(?:with|in|using)\s+{_X}",
     r"\bi(?:'m| am)\s+(?:an?\s+)?(?P<x>[a-z0-9+#. -]{1,30}?)\s+(?:developer|dev|engineer|programmer)\b",
     rf"(?:我|已经|也|还|都)会{_X}",
+    rf"(?:^|[,;:、\s])会(?:一点儿?|一些|点儿?|些){_X}",  # subject dropped: "会一点 Excel" (not "学会")
     rf"(?:学过|用过|接触过|熟悉|精通|懂得?|掌握了|已经掌握|已掌握){_X}",
     r"有(?P<x>[^,.;!?。\n]{1,20}?)的?(?:基础|经验|背景)",
     r"我是(?:一名|一个|一位|名|个)?(?P<x>[^,.;!?。\n]{1,12}?)(?:开发者|开发工程师|开发|工程师|程序员)",
