@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from roadmap_agent.domain.catalog import Catalog, load_catalog
-from roadmap_agent.domain.models import Intent, LearnerRequest, Roadmap
-from roadmap_agent.domain.planning import OVER_BUDGET_PREFIX, design_curriculum, plan_request
+from roadmap_agent.domain.models import Concept, Intent, LearnerRequest, Roadmap
+from roadmap_agent.domain.planning import OVER_BUDGET_PREFIX, design_curriculum, plan_request, trim_candidates
 from roadmap_agent.domain.validation import auto_fix, validate_roadmap
 
 CATALOG = load_catalog()
@@ -108,7 +109,8 @@ def test_a_tight_budget_warns_with_what_to_trim() -> None:
     roadmap = design_curriculum(Intent(goal="g", domains=["machine_learning"], hours_per_week=2, weeks=4),
                                 CATALOG, "rm-tight")
     warning = next(w for w in roadmap.warnings if w.startswith("Over budget:"))
-    assert "or trim:" in warning and " h)" in warning
+    # 182.5 h into 8 h: no handful of topics closes that; the warning says so instead of naming six
+    assert "or trim:" not in warning and "dropping a few topics would not close the gap" in warning
     assert roadmap.weeks > 4 and f"takes {roadmap.weeks} weeks" in warning and roadmap.requested_weeks == 4
     assert f"({roadmap.weeks} weeks" in roadmap.title and len(roadmap.schedule) <= roadmap.weeks
 
@@ -123,3 +125,36 @@ def test_a_clamped_value_is_said_in_the_roadmap_too() -> None:
     intent, roadmap = plan_request(LearnerRequest(goal="learn Go, 1000 hours a week"), CATALOG, "rm-clamped")
     assert intent.hours_per_week == 80 and roadmap.hours_per_week == 80
     assert any("1000" in note and "80" in note for note in roadmap.notes)
+
+
+def test_trimming_peels_back_to_prerequisites_until_the_excess_is_covered() -> None:
+    """Dropping the last of a chain frees the one before it: a 10 h excess over a 3-concept chain of 4 h each
+    names all three (it named only the last, 4 h, as if that were enough)."""
+    chain = [Concept(id=f"c{i}", name=f"C{i}", description="", hours=4, difficulty="beginner",
+                     prerequisites=[f"c{i - 1}"] if i else []) for i in range(3)]
+    assert [c.id for c in trim_candidates(chain, 10)] == ["c2", "c1", "c0"]
+    assert [c.id for c in trim_candidates(chain, 4)] == ["c2"]
+
+
+@pytest.mark.parametrize("goal", ["learn Angular in 10 weeks",
+                                  "become a backend developer in 3 months, 10 hours a week",
+                                  "我想两个月学会 React，每周 8 小时"])
+def test_an_over_budget_warning_names_enough_to_trim_or_none_at_all(goal: str) -> None:
+    _, roadmap = plan_request(LearnerRequest(goal=goal), CATALOG, "rm-trim")
+    warning = next(w for w in roadmap.warnings if w.startswith(OVER_BUDGET_PREFIX[roadmap.language]))
+    excess = roadmap.total_hours - roadmap.hours_per_week * (roadmap.requested_weeks or roadmap.weeks)
+    named = [float(h) for h in re.findall(r"[(（](\d+(?:\.\d+)?) (?:h|小时)[)）]", warning)]
+    assert not named or sum(named) >= excess, (warning, excess)
+
+
+def test_a_small_excess_names_topics_that_cover_it() -> None:
+    """Budgets just under what the core needs: the first over-budget plan names topics, and they cover it."""
+    for hours in range(60, 5, -1):
+        roadmap = design_curriculum(Intent(goal="g", domains=["python"], hours_per_week=hours, weeks=2), CATALOG,
+                                    "rm-small")
+        warning = next((w for w in roadmap.warnings if w.startswith("Over budget:")), None)
+        if warning is not None:
+            break
+    assert warning is not None and "or trim:" in warning, warning
+    named = [float(h) for h in re.findall(r"\((\d+(?:\.\d+)?) h\)", warning)]
+    assert sum(named) >= roadmap.total_hours - 2 * hours, warning

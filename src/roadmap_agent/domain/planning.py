@@ -280,25 +280,31 @@ def _over_budget(stages: list[Stage], total: float, plan: Plan, weeks: int) -> s
     core = [c for s in stages if not s.optional for m in s.modules for c in m.concepts]
     budget = plan.hours_per_week * plan.weeks
     trim = trim_candidates(core, total - budget)[:MAX_TRIM_SHOWN]
+    per_week = -(-int(total + 0.999) // plan.weeks)
+    values = {"total": f"{total:g}", "hours": plan.hours_per_week, "asked": plan.weeks, "budget": budget,
+              "weeks": weeks, "per_week": per_week}
+    if sum(c.hours for c in trim) < total - budget:  # naming topics that would not be enough would mislead
+        return text("over_budget.no_trim", plan.language, **values)
     trim_text = text("list.sep", plan.language).join(text("name_hours", plan.language, name=c.name,
                                                           hours=f"{c.hours:g}") for c in trim)
-    per_week = -(-int(total + 0.999) // plan.weeks)
-    return text("over_budget", plan.language, total=f"{total:g}", hours=plan.hours_per_week, asked=plan.weeks,
-                budget=budget, weeks=weeks, per_week=per_week, trim=trim_text)
+    return text("over_budget", plan.language, trim=trim_text, **values)
 
 
 def trim_candidates(concepts: Sequence[Concept], excess: float) -> list[Concept]:
-    """Concepts nothing else needs, hardest and latest first, until ``excess`` hours are covered."""
-    needed_by_others = {p for c in concepts for p in c.prerequisites}
-    leaves = [c for c in concepts if c.id not in needed_by_others]
-    leaves.sort(key=lambda c: (-DIFFICULTY_RANK[c.difficulty], -concepts.index(c)))
+    """Concepts to drop until ``excess`` hours are covered: each time one that nothing left needs, hardest and
+    latest first (dropping it may free its prerequisites, which are then candidates too)."""
+    remaining = list(concepts)
     chosen: list[Concept] = []
     covered = 0.0
-    for concept in leaves:
-        if covered >= excess:
+    while covered < excess and remaining:
+        needed = {p for c in remaining for p in c.prerequisites}
+        leaves = [c for c in remaining if c.id not in needed]
+        if not leaves:
             break
-        chosen.append(concept)
-        covered += concept.hours
+        pick = min(leaves, key=lambda c: (-DIFFICULTY_RANK[c.difficulty], -remaining.index(c)))
+        chosen.append(pick)
+        covered += pick.hours
+        remaining.remove(pick)
     return chosen
 
 
