@@ -341,3 +341,12 @@ def test_markdown_export_has_every_stage_concept_and_week() -> None:
         assert f"**{concept.name}**" in markdown
     assert f"**Week {len(roadmap.schedule)}**" in markdown
     assert "第 1 周" in roadmap_to_markdown(_backend("zh"))
+
+
+def test_a_long_list_of_names_ends_with_how_many_more_not_dots() -> None:
+    from roadmap_agent.domain.edit_draft import MAX_NAMED, listed
+
+    names = [f"Topic {n}" for n in range(MAX_NAMED + 3)]
+    assert listed(names, "en") == ", ".join(names[:MAX_NAMED]) + " and 3 more"
+    assert listed(names[:2], "en") == "Topic 0, Topic 1"
+    assert listed(names, "zh").endswith("等另外 3 项") and "..." not in listed(names, "zh")

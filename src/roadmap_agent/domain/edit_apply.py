@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from roadmap_agent.domain.edit_draft import MAX_NAMED, Draft
+from roadmap_agent.domain.edit_draft import Draft, listed
 from roadmap_agent.domain.edit_ops import (
     AddConcepts,
     ChangeLevel,
@@ -139,8 +139,7 @@ def _scale(ids: tuple[str, ...], factor: float, draft: Draft) -> None:
         scaled.append(text("edit.retimed.item", draft.language, name=concept.name, before=f"{before:g}",
                            after=f"{concept.hours:g}"))
     if scaled:
-        shown = text("list.sep", draft.language).join(scaled[:MAX_NAMED]) + ("..." if len(scaled) > MAX_NAMED else "")
-        draft.say("retimed", "edit.retimed", moved, items=shown)
+        draft.say("retimed", "edit.retimed", moved, items=listed(scaled, draft.language))
     else:
         draft.cannot(draft.names(list(ids)), "edit.absent", names=draft.names(list(ids)))
 

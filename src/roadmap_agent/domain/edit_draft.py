@@ -17,7 +17,7 @@ from roadmap_agent.domain.changes import Change, ChangeKind, NotUnderstood
 from roadmap_agent.domain.messages import text
 from roadmap_agent.domain.models import Concept, Language, Level, OrderRule, ResourcePreference
 
-MAX_NAMED = 6  # names listed in one sentence before "..."
+MAX_NAMED = 6  # names listed in one sentence before "and N more"
 
 
 @dataclass
@@ -58,10 +58,15 @@ class Draft:
         return entry.name.get(self.language) if entry else concept_id
 
     def names(self, concept_ids: Sequence[str]) -> str:
-        names = [self.name(c) for c in concept_ids]
-        shown = text("list.sep", self.language).join(names[:MAX_NAMED])
-        return shown + ("..." if len(names) > MAX_NAMED else "")
+        return listed([self.name(c) for c in concept_ids], self.language)
 
     def items(self, concepts: Sequence[Concept]) -> str:
-        shown = [text("name_hours", self.language, name=c.name, hours=f"{c.hours:g}") for c in concepts]
-        return text("list.sep", self.language).join(shown[:MAX_NAMED]) + ("..." if len(shown) > MAX_NAMED else "")
+        return listed([text("name_hours", self.language, name=c.name, hours=f"{c.hours:g}") for c in concepts],
+                      self.language)
+
+
+def listed(items: Sequence[str], language: Language) -> str:
+    """At most MAX_NAMED of ``items``, then "and N more": a sentence about many concepts stays one line."""
+    shown = text("list.sep", language).join(items[:MAX_NAMED])
+    rest = len(items) - MAX_NAMED
+    return shown + text("list.more", language, count=rest) if rest > 0 else shown
