@@ -17,9 +17,8 @@ from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from roadmap_agent.redaction import redact_url
+from roadmap_agent.server_file import DEFAULT_HOME
 from roadmap_agent.steps import CURRICULUM_DESIGN, INTENT_ANALYSIS, ROADMAP_EDIT
-
-DEFAULT_HOME = Path("~/.roadmap-agent")
 
 
 def encode_userinfo(url: str) -> str:

@@ -19,39 +19,13 @@ from rich.tree import Tree
 from roadmap_agent.domain.changes import ConceptMove, EditReport
 from roadmap_agent.domain.messages import join, text
 from roadmap_agent.domain.models import Language, Roadmap
-from roadmap_agent.store.records import Event, EventType
-
-
-def step_label(step: str | None, language: Language) -> str:
-    return text(f"step.{step}", language) if step else ""
+from roadmap_agent.event_lines import event_line
+from roadmap_agent.store.records import Event
 
 
 def progress_line(event: Event, language: Language = "en") -> str | None:
-    """One line of progress for an event, or None for events not worth a line."""
-    label = step_label(event.step, language)
-    colon = text("punct.colon", language)
-    if event.type == EventType.PROGRESS and event.status == "started":
-        return f"[cyan]…[/] {label}"
-    if event.type == EventType.PROGRESS and event.status == "completed":
-        return f"[green]✓[/] {label}{colon}{escape(event.message)}{_planner(event.data or {}, language)}"
-    if event.type == EventType.TASK_RECOVERING:
-        return f"[yellow]↻[/] {escape(event.message)}"
-    if event.type == EventType.FAILED:
-        return f"[red]✗[/] {escape(event.message)}"
-    if event.type in (EventType.COMPLETED, EventType.CANCELLED, EventType.HUMAN_REVIEW_REQUIRED):
-        return f"[bold]•[/] {escape(event.message)}"
-    return None
-
-
-def _planner(data: dict[str, Any], language: Language) -> str:
-    """Which planner answered a step, when a model is configured: "(model gpt-4o)" or the fallback and why."""
-    if data.get("fallback_reason"):
-        note = text("view.planner.fallback", language, reason=data["fallback_reason"])
-        return f" [yellow]({escape(note)})[/]"
-    if data.get("planner") == "llm":
-        note = text("view.planner.model", language, model=data.get("llm_usage", {}).get("model", ""))
-        return f" [dim]({escape(note)})[/]"
-    return ""
+    """One line of progress for an event, or None for events not worth a line (``event_lines.event_line``)."""
+    return event_line(event.type.value, event.status, event.step, event.message, event.data or {}, language)
 
 
 def _panel(lines: list[str], title: str, style: str) -> Panel:

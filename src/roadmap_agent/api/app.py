@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from roadmap_agent import __version__
+from roadmap_agent import __version__, server_file
 from roadmap_agent.api.auth import RateLimiter, authenticate
 from roadmap_agent.api.errors import install_error_handlers
 from roadmap_agent.api.learning import router as learning_router
@@ -31,7 +31,15 @@ def create_api(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[AppState]:
         async with open_services(settings, recover=not settings.uses_queue) as services:
-            yield {"services": services}
+            url: str | None = getattr(app.state, "announce_url", None)  # set by `serve` (cli/admin.py)
+            if url is None:
+                yield {"services": services}
+                return
+            server_file.announce(settings.data_dir, url)  # the CLI of this home now hands its runs to us
+            try:
+                yield {"services": services}
+            finally:
+                server_file.withdraw(settings.data_dir)
 
     app = FastAPI(title="roadmap-agent", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Personalised learning roadmaps through a durable, reviewed workflow.")

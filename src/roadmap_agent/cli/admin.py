@@ -47,9 +47,12 @@ def serve(host: Annotated[str | None, typer.Option(metavar="ADDRESS", show_defau
         serve_workers(settings, bind, listen, workers, {**options, "timeout_keep_alive": settings.api.idle_timeout})
         return
     from roadmap_agent.server import create_app
+    from roadmap_agent.server_file import connect_url
     from roadmap_agent.web.mount import login_link
 
     application = create_app(settings)
+    if settings.embedded:  # `generate` of this home then runs here (server_file.py): a fast CLI, one runner
+        application.state.announce_url = connect_url(bind, listen)
     link = login_link(application, bind, listen)
     err().print(f"Serving on http://{shown_host}:{listen} (API docs at /docs)", markup=False, highlight=False)
     if link:  # like Jupyter: one sign-in for the local user's browser (server mode: the API key form)

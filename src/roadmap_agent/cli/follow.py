@@ -7,28 +7,20 @@ Imported by the commands that run a task, never at startup (it loads the workflo
 from __future__ import annotations
 
 import asyncio
-import json
-import sys
-from functools import cache
 from typing import Any
 
 from rich.markup import escape
 
-from roadmap_agent.cli.common import EXIT_FAILED, EXIT_OK, EXIT_OUT_OF_SCOPE, err, out, write
+from roadmap_agent.cli.common import EXIT_OK, err
+from roadmap_agent.cli.dialog import ask_review, finish
 from roadmap_agent.domain.messages import text
 from roadmap_agent.domain.models import Language, ReviewDecision, Roadmap
-from roadmap_agent.errors import OutOfScope
 from roadmap_agent.events.stream import stream_events
 from roadmap_agent.services import Services
 from roadmap_agent.store.records import Event, EventType, TaskStatus
-from roadmap_agent.terminal import LineReader, print_roadmap, progress_line, review_view
+from roadmap_agent.terminal import progress_line
 from roadmap_agent.workflow.runner import task_language
 
-# Answers at the review prompt (compared lower-cased, without trailing punctuation).
-APPROVE = frozenset({"", "y", "yes", "ok", "okay", "approve", "lgtm",
-                     "好", "好的", "可以", "同意", "批准", "行", "没问题"})
-REJECT = frozenset({"n", "no", "nope", "不", "不要", "不行", "不好", "否", "不同意", "拒绝"})
-SHOW_FULL = frozenset({"f", "full", "完整", "全部"})
 NO_WORKER_AFTER = 5.0  # seconds a queued task may wait before we say no worker seems to take it
 
 
@@ -101,69 +93,18 @@ class Follower:
         await self._drain()
         roadmap = await roadmap_of(self.services, self.task_id)
         requested = await self.services.store.last_event(self.task_id, EventType.HUMAN_REVIEW_REQUIRED)
-        review = requested.data if requested is not None else {}
-        language = roadmap.language if roadmap is not None else "en"
-        if roadmap is not None:
-            err().print(review_view(roadmap, review, full=self.full))
-        while True:
-            if review.get("last_round"):
-                last = text("cli.prompt.last", language, round=review["review_round"],
-                            max=review.get("max_review_rounds"))
-                err().print(f"[yellow]{escape(last)}[/]")
-            err().print(f"[bold]{escape(text('cli.prompt', language))}[/]")
-            answer = await read_answer()
-            if answer is None:
-                return None
-            if normalised(answer) in APPROVE:
-                return ReviewDecision(approved=True)
-            if normalised(answer) in SHOW_FULL and roadmap is not None:
-                print_roadmap(err(), roadmap, resources=self.resources)
-                continue
-            if normalised(answer) in REJECT:
-                err().print(f"[bold]{escape(text('cli.ask_changes', language))}[/]")
-                answer = await read_answer()
-                if answer is None:
-                    return None
-                if not answer:
-                    continue
-            if review.get("last_round"):
-                continue  # a rejection would be refused: say so again and ask for approval
-            return ReviewDecision(approved=False, feedback=answer)
+        return await ask_review(roadmap, requested.data if requested is not None else {}, full=self.full,
+                                resources=self.resources)
 
     async def result(self) -> int:
         """Print the outcome (JSON, or the roadmap and where it was saved); the exit code."""
         services, task_id = self.services, self.task_id
         task = await services.store.get_task(task_id)
-        roadmap = await roadmap_of(services, task_id)
-        language = task_language(task)
-        if self.as_json:
-            payload: dict[str, Any] = {"task_id": task_id, "status": task.status.value, "intent": task.intent,
-                                       "roadmap": roadmap.model_dump(mode="json") if roadmap else None}
-            if task.error:
-                payload["error"] = task.error
-                payload["error_code"] = task.error_code
-            write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
-        elif roadmap is not None and task.status == TaskStatus.COMPLETED:
-            print_roadmap(out(), roadmap, resources=self.resources)
-        for warning in (task.intent or {}).get("clamped", []):
-            err().print(f"[yellow]![/] {escape(warning)}")
-        if task.status == TaskStatus.FAILED and task.error_code == OutOfScope.code:
-            return EXIT_OUT_OF_SCOPE  # the progress line has shown the message
-        if task.status == TaskStatus.FAILED:
-            err().print(f"[red]{escape(text('event.failed', language, reason=task.error or ''))}[/]")
-            return EXIT_FAILED
-        if task.status != TaskStatus.COMPLETED:
-            return EXIT_FAILED
-        await self._saved_line(language)
-        return EXIT_OK
-
-    async def _saved_line(self, language: Language) -> None:
-        completed = await self.services.store.last_event(self.task_id, EventType.COMPLETED)
-        data = completed.data if completed is not None else {}
-        artifacts = data.get("artifacts") or {}
-        where = artifacts.get("markdown") or artifacts.get("json") or self.services.storage.location
-        err().print(escape(text("cli.saved", language, roadmap_id=data.get("roadmap_id", ""), task_id=self.task_id,
-                                where=where)), highlight=False)
+        completed = await services.store.last_event(task_id, EventType.COMPLETED)
+        return finish(task_id, task.status.value, task.intent, task.error, task.error_code,
+                      await roadmap_of(services, task_id), as_json=self.as_json, resources=self.resources,
+                      language=task_language(task), completed=completed.data if completed is not None else {},
+                      where=services.storage.location)
 
 
 async def roadmap_of(services: Any, task_id: str) -> Roadmap | None:
@@ -172,19 +113,3 @@ async def roadmap_of(services: Any, task_id: str) -> Roadmap | None:
     body = (await services.store.get_roadmap(task.roadmap_id) if task.roadmap_id
             else await services.store.draft_roadmap(task_id))
     return Roadmap.model_validate(body) if body else None
-
-
-@cache
-def _stdin() -> LineReader:
-    """One reader for the process: it keeps what it read past the current line (piped answers)."""
-    return LineReader(sys.stdin.fileno())
-
-
-async def read_answer() -> str | None:
-    """One line from the terminal, stripped; None at the end of input. Ctrl-C interrupts it at once."""
-    line = await _stdin().readline()
-    return None if line == "" else line.strip()
-
-
-def normalised(answer: str) -> str:
-    return answer.lower().rstrip(".!。！~ ")

@@ -55,10 +55,12 @@ def generate(
                                                         help="Answer language; default: the goal's.")] = None,
     full: FullOption = False,
     resources: ResourcesOption = False,
+    local: Annotated[bool, typer.Option("--local", help="Run it in this process even when `serve` is running "
+                                                        "for this home (it is then handed to the server).")] = False,
 ) -> None:
     """Plan a roadmap for GOAL; you approve it (or --auto-approve)."""
+    from roadmap_agent.domain.lang import request_language
     from roadmap_agent.domain.messages import text
-    from roadmap_agent.workflow.language import request_language
 
     language = request_language({"goal": goal, "language": lang})
     if not goal.strip():
@@ -66,6 +68,16 @@ def generate(
     if len(goal.strip()) > MAX_GOAL_CHARS:
         raise fail(text("cli.goal_too_long", language, length=len(goal.strip()), limit=MAX_GOAL_CHARS), EXIT_USAGE,
                    language)
+    if not local:
+        from roadmap_agent.cli import remote
+
+        server = remote.find()
+        body = {"goal": goal.strip(), "auto_approve": auto_approve, "known_skills": known or [], "language": lang,
+                "level": level, "hours_per_week": hours_per_week, "weeks": weeks}
+        run = remote.Run(server, language, auto_approve, as_json, full, resources) if server else None
+        code = run.start({k: v for k, v in body.items() if v is not None}) if run else None
+        if code is not None:
+            raise typer.Exit(code)
     interrupt = Interrupt(language=language)
 
     async def accept(store: Store, owner: str) -> None:

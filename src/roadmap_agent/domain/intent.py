@@ -27,6 +27,7 @@ from roadmap_agent.domain.amounts import (
     normalise,
 )
 from roadmap_agent.domain.catalog import Catalog
+from roadmap_agent.domain.lang import detect_language
 from roadmap_agent.domain.messages import out_of_scope_message
 from roadmap_agent.domain.models import Intent, Language, LearnerRequest, Level
 from roadmap_agent.errors import OutOfScope
@@ -226,14 +227,6 @@ def uncovered_subjects(text: str, catalog: Catalog, language: Language) -> list[
 
 
 # -- the whole request -----------------------------------------------------------------------------
-
-_CJK = ascii_pattern(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-
-
-def detect_language(text: str) -> Language:
-    """``zh`` when ``text`` has any Chinese character, else ``en``."""
-    return "zh" if _CJK.search(text) else "en"
-
 
 def analyze_intent(request: LearnerRequest, catalog: Catalog) -> Intent:
     """What ``request`` asks for; its structured fields override what the goal text says.

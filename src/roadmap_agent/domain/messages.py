@@ -13,10 +13,9 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from roadmap_agent.domain.models import Language
-
 if TYPE_CHECKING:
     from roadmap_agent.domain.catalog import Catalog
+    from roadmap_agent.domain.models import Language
 
 
 @cache

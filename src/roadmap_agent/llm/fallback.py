@@ -21,7 +21,7 @@ from roadmap_agent.breaker import CircuitBreaker
 from roadmap_agent.deadline import Deadline, DeadlineExceeded
 from roadmap_agent.domain.catalog import Catalog
 from roadmap_agent.domain.changes import EditReport
-from roadmap_agent.domain.intent import detect_language
+from roadmap_agent.domain.lang import detect_language
 from roadmap_agent.domain.models import Intent, Language, LearnerRequest, Roadmap
 from roadmap_agent.errors import InvalidModelOutput, LLMUnavailable
 from roadmap_agent.llm.base import Planner, PlannerNote, collect_notes, record

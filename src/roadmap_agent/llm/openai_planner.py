@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from roadmap_agent.domain.catalog import Catalog
 from roadmap_agent.domain.changes import EditReport
-from roadmap_agent.domain.intent import detect_language
+from roadmap_agent.domain.lang import detect_language
 from roadmap_agent.domain.models import Intent, Language, LearnerRequest, Roadmap
 from roadmap_agent.domain.selection import chosen_options, select
 from roadmap_agent.errors import InvalidModelOutput

@@ -30,6 +30,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import interrupt
 
 from roadmap_agent.domain.catalog import Catalog
+from roadmap_agent.domain.lang import request_language
 from roadmap_agent.domain.messages import join, text
 from roadmap_agent.domain.models import Intent, Language, LearnerRequest, Roadmap
 from roadmap_agent.domain.validation import auto_fix, validate_roadmap
@@ -42,7 +43,6 @@ from roadmap_agent.steps import (
     ROADMAP_EDIT,
     STRUCTURE_VALIDATION,
 )
-from roadmap_agent.workflow.language import request_language
 
 
 class RoadmapState(TypedDict, total=False):

@@ -5,17 +5,9 @@ No LangGraph here: the CLI and the task rules read it before (or without) loadin
 
 from __future__ import annotations
 
-from typing import Any
-
-from roadmap_agent.domain.intent import detect_language
+from roadmap_agent.domain.lang import request_language
 from roadmap_agent.domain.models import Language
 from roadmap_agent.store.records import TaskRecord
-
-
-def request_language(request: dict[str, Any]) -> Language:
-    """The language a task speaks before its intent is known: the one asked for, else the goal's."""
-    asked = request.get("language")
-    return "zh" if asked == "zh" else "en" if asked == "en" else detect_language(str(request.get("goal", "")))
 
 
 def task_language(task: TaskRecord) -> Language:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from roadmap_agent.domain.lang import request_language
 from roadmap_agent.domain.messages import text
 from roadmap_agent.domain.models import LearnerRequest, ReviewDecision
 from roadmap_agent.errors import CheckpointerUnavailable, Conflict, NotAwaitingReview, NotRetryable
@@ -18,7 +19,7 @@ from roadmap_agent.metrics import Metrics
 from roadmap_agent.settings import ResilienceSettings
 from roadmap_agent.store.records import EventType, TaskRecord, TaskStatus
 from roadmap_agent.store.repository import FirstEvent, InTransaction, TaskStore
-from roadmap_agent.workflow.language import request_language, task_language
+from roadmap_agent.workflow.language import task_language
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
