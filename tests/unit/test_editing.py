@@ -344,7 +344,8 @@ def test_markdown_export_has_every_stage_concept_and_week() -> None:
 
 
 def test_a_long_list_of_names_ends_with_how_many_more_not_dots() -> None:
-    from roadmap_agent.domain.edit_draft import MAX_NAMED, listed
+    from roadmap_agent.domain.messages import MAX_LISTED as MAX_NAMED
+    from roadmap_agent.domain.messages import listed
 
     names = [f"Topic {n}" for n in range(MAX_NAMED + 3)]
     assert listed(names, "en") == ", ".join(names[:MAX_NAMED]) + " and 3 more"

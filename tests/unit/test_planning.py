@@ -158,3 +158,20 @@ def test_a_small_excess_names_topics_that_cover_it() -> None:
     assert warning is not None and "or trim:" in warning, warning
     named = [float(h) for h in re.findall(r"\((\d+(?:\.\d+)?) h\)", warning)]
     assert sum(named) >= roadmap.total_hours - 2 * hours, warning
+
+
+def test_a_profile_skill_the_roadmap_is_not_about_is_kept_but_not_said_to_be_skipped() -> None:
+    from roadmap_agent.domain.render import roadmap_to_markdown
+
+    sql = [c for c in CATALOG.concepts if CATALOG.domain_of(c) == "databases"]
+    frontend = LearnerRequest(goal="我想半年内成为前端工程师，每周 12 小时", profile_skills=["sql"])
+    _, roadmap = plan_request(frontend, CATALOG, "f")
+    assert set(roadmap.assumed_known) & set(sql), "the profile's SQL is still recorded (the skill profile reads it)"
+    for shown in (roadmap.summary, roadmap_to_markdown(roadmap)):
+        assert not [c for c in sql if CATALOG.concepts[c].name.get("zh") in shown], shown
+    data = LearnerRequest(goal="data engineering in 4 months, I know SQL, 8 hours a week")
+    _, roadmap = plan_request(data, CATALOG, "d")
+    assert "Skips what you already know: " in roadmap.summary and "...." not in roadmap.summary
+    assert " more." in roadmap.summary  # more known SQL concepts than one sentence names
+    assert CATALOG.relevant_known(["databases.sql_basics", "frontend.html_css"], ["databases.sql_joins"]) == [
+        "databases.sql_basics"]

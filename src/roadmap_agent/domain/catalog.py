@@ -164,6 +164,17 @@ class Catalog:
         concept = self.concepts.get(concept_id)
         return concept.domain if concept else None
 
+    def relevant_known(self, known: Iterable[str], concept_ids: Iterable[str]) -> list[str]:
+        """The known concepts a roadmap of ``concept_ids`` is about: what they build on, or of their domains.
+
+        A skill profile holds more (SQL known from a data plan, for a frontend plan); saying a roadmap skipped
+        those would be noise. The roadmap still keeps them all in ``assumed_known`` (the profile reads it).
+        """
+        ids = list(concept_ids)
+        needed = self.closure(c for c in ids if c in self.concepts)
+        domains = {self.domain_of(c) for c in ids} - {None}
+        return [k for k in known if k in needed or self.domain_of(k) in domains]
+
     def goals_of(self, domain_id: str) -> tuple[str, ...]:
         return self.domains[domain_id].goal_concepts if domain_id in self.domains else ()
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from roadmap_agent.domain.edit_draft import Draft, listed
+from roadmap_agent.domain.edit_draft import Draft
 from roadmap_agent.domain.edit_ops import (
     AddConcepts,
     ChangeLevel,
@@ -31,7 +31,7 @@ from roadmap_agent.domain.edit_ops import (
     SkipConcepts,
 )
 from roadmap_agent.domain.edit_refit import PREFERRED, ancestors, has_preferred
-from roadmap_agent.domain.messages import text
+from roadmap_agent.domain.messages import listed, text
 from roadmap_agent.domain.models import LEVELS, MAX_HOURS_PER_WEEK, MAX_WEEKS, OrderRule, ResourcePreference, Roadmap
 from roadmap_agent.domain.planning import LEVEL_HOURS_FACTOR
 from roadmap_agent.domain.schedule import round_hours

@@ -14,10 +14,8 @@ from typing import Any
 
 from roadmap_agent.domain.catalog import Catalog
 from roadmap_agent.domain.changes import Change, ChangeKind, NotUnderstood
-from roadmap_agent.domain.messages import text
+from roadmap_agent.domain.messages import listed, text
 from roadmap_agent.domain.models import Concept, Language, Level, OrderRule, ResourcePreference
-
-MAX_NAMED = 6  # names listed in one sentence before "and N more"
 
 
 @dataclass
@@ -63,10 +61,3 @@ class Draft:
     def items(self, concepts: Sequence[Concept]) -> str:
         return listed([text("name_hours", self.language, name=c.name, hours=f"{c.hours:g}") for c in concepts],
                       self.language)
-
-
-def listed(items: Sequence[str], language: Language) -> str:
-    """At most MAX_NAMED of ``items``, then "and N more": a sentence about many concepts stays one line."""
-    shown = text("list.sep", language).join(items[:MAX_NAMED])
-    rest = len(items) - MAX_NAMED
-    return shown + text("list.more", language, count=rest) if rest > 0 else shown

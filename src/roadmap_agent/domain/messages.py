@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -39,6 +39,16 @@ def join(items: Iterable[str], language: Language) -> str:
     if len(parts) <= 1:
         return "".join(parts)
     return text("list.sep", language).join(parts[:-1]) + text("list.and", language) + parts[-1]
+
+
+MAX_LISTED = 6  # names in one sentence before "and N more"
+
+
+def listed(items: Sequence[str], language: Language) -> str:
+    """At most MAX_LISTED of ``items``, then "and N more": a sentence about many concepts stays readable."""
+    shown = text("list.sep", language).join(items[:MAX_LISTED])
+    rest = len(items) - MAX_LISTED
+    return shown + text("list.more", language, count=rest) if rest > 0 else shown
 
 
 def out_of_scope_message(goal: str, uncovered: list[str], catalog: Catalog, language: Language) -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from roadmap_agent.domain.catalog import Catalog
 from roadmap_agent.domain.intent import analyze_intent
-from roadmap_agent.domain.messages import catalogue, join, text
+from roadmap_agent.domain.messages import catalogue, join, listed, text
 from roadmap_agent.domain.models import (
     DIFFICULTY_RANK,
     Concept,
@@ -350,9 +350,9 @@ def _summary(roadmap: Roadmap, plan: Plan, catalog: Catalog) -> str:
     if optional:
         summary += text("summary.optional", language, count=len(optional),
                         hours=f"{sum(c.hours for c in optional):g}")
-    known = [catalog.concepts[c].name.get(language) for c in roadmap.assumed_known if c in catalog.concepts]
+    known = [catalog.concepts[c].name.get(language)
+             for c in catalog.relevant_known(roadmap.assumed_known, roadmap.concept_ids()) if c in catalog.concepts]
     if known:
-        shown = text("list.sep", language).join(known[:6]) + ("..." if len(known) > 6 else "")
-        summary += text("summary.known", language, known=shown)
+        summary += text("summary.known", language, known=listed(known, language))
     return summary
 

@@ -31,8 +31,8 @@ def roadmap_to_markdown(roadmap: Roadmap) -> str:
     if roadmap.skipped:
         skipped = sep.join(names.get(k, k) for k in roadmap.skipped)
         lines += [f"_{text('render.skipped', lang)}{colon}{skipped}_", ""]
-    if roadmap.assumed_known:
-        known = sep.join(names.get(k, k) for k in roadmap.assumed_known)
+    if shown_known := catalog.relevant_known(roadmap.assumed_known, roadmap.concept_ids()):
+        known = sep.join(names.get(k, k) for k in shown_known)
         lines += [f"_{text('render.known', lang)}{colon}{known}_", ""]
     for stage in roadmap.stages:
         lines += [f"## {stage.order}. {stage.name}", ""]

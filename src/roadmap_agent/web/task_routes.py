@@ -125,11 +125,13 @@ def roadmap_context(request: Request, roadmap: Roadmap | None, roadmap_id: str, 
     """What _roadmap.html needs; the roadmap page adds progress (``editable``), the shared page read-only states."""
     if roadmap is None:
         return {"roadmap": None}
-    catalog = _services(request).catalog.concepts
-    names = {c: catalog[c].name.get(roadmap.language) for c in roadmap.assumed_known if c in catalog}
+    whole = _services(request).catalog
+    catalog = whole.concepts
+    known = whole.relevant_known(roadmap.assumed_known, [*roadmap.concept_ids(), *(c.id for c in roadmap.completed)])
+    names = {c: catalog[c].name.get(roadmap.language) for c in known if c in catalog}
     names.update({p: catalog[p].name.get(roadmap.language) for c in roadmap.concepts() for p in c.prerequisites
                   if p in catalog})
     names.update({c.id: c.name for c in [*roadmap.completed, *roadmap.concepts()]})
-    return {"roadmap": roadmap, "graph": layout(roadmap), "known": [names.get(c, c) for c in roadmap.assumed_known],
+    return {"roadmap": roadmap, "graph": layout(roadmap), "known": [names.get(c, c) for c in known],
             "in_roadmap": {*roadmap.concept_ids(), *(c.id for c in roadmap.completed)}, "names": names,
             "weeks": schedule_rows(roadmap, start), "roadmap_id": roadmap_id, "progress": None, "editable": False}
