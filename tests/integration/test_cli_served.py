@@ -71,13 +71,14 @@ def test_review_in_the_terminal_goes_through_the_server_in_the_learners_language
 
 
 def test_ctrl_c_leaves_the_task_with_the_server_and_says_how_to_go_on(isolated_home: Path) -> None:
-    with serve(isolated_home) as served:
-        process = subprocess.Popen([CLI, "generate", GOAL], env=_env(isolated_home), stdin=subprocess.PIPE,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    with serve(isolated_home) as served, subprocess.Popen(
+            [CLI, "generate", GOAL], env=_env(isolated_home), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True) as process:
         assert process.stderr is not None
         seen = _read_until(process.stderr, "Approve this roadmap?")
         process.send_signal(signal.SIGINT)
-        rest = process.communicate(timeout=20)[1]
+        process.wait(timeout=20)  # stdin stays open: closing it now would race the signal with an end of input
+        rest = process.stderr.read()
         assert process.returncode == 130, seen + rest
         task_id = seen.split("task ", 1)[1].split(",", 1)[0]
         assert f"The server goes on with task {task_id}" in rest and f"roadmap-agent resume {task_id}" in rest

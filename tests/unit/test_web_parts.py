@@ -17,7 +17,7 @@ from roadmap_agent.domain.models import LEVELS, Concept, Module, Project, Resour
 from roadmap_agent.domain.progress import STATES, Standing
 from roadmap_agent.domain.versions import Change
 from roadmap_agent.steps import STEPS
-from roadmap_agent.store.records import Event, EventType, TaskStatus
+from roadmap_agent.store.records import Event, EventType, TaskRecord, TaskStatus
 from roadmap_agent.web.graph import COLUMN_WIDTH, LABEL_WIDTH, layout, text_width, wrap
 from roadmap_agent.web.i18n import texts
 from roadmap_agent.web.views import change_sentences, last_changes, last_diff, step_rows
@@ -168,3 +168,42 @@ def test_the_review_page_reads_the_diff_of_the_latest_edit_only() -> None:
     assert found is not None and found.removed[0].name == "Docker" and found.weeks_after == 8
     assert last_diff([asked(1, edit.model_dump(mode="json")), asked(2, None)]) is None, "a fresh draft: no diff"
     assert last_diff([]) is None
+
+
+class _FailsMidRender:
+    """A task store whose task fails (status and event at once, as the runner writes them) right after the
+    render's first or second read: wherever that lands, the page must not show steps newer than its status."""
+
+    def __init__(self, fail_after_reads: int) -> None:
+        self.reads, self.fail_after, now = 0, fail_after_reads, datetime.now(UTC)
+        self.task = TaskRecord(task_id="t", owner="me", status=TaskStatus.RUNNING, request={"goal": "g"},
+                               created_at=now, updated_at=now)
+        self.events = [Event(task_id="t", seq=1, type=EventType.PROGRESS, step="intent_analysis",
+                             status="started", message="", timestamp=now)]
+
+    def _read(self) -> None:
+        self.reads += 1
+        if self.reads == self.fail_after:
+            self.task = self.task.model_copy(update={"status": TaskStatus.FAILED, "error": "out of scope"})
+            self.events.append(Event(task_id="t", seq=2, type=EventType.FAILED, status="failed", message="no",
+                                     timestamp=datetime.now(UTC)))
+
+    async def get_task(self, task_id: str, owner: str | None = None) -> TaskRecord:
+        task = self.task
+        self._read()
+        return task
+
+    async def events_after(self, task_id: str, after: int) -> list[Event]:
+        events = list(self.events)
+        self._read()
+        return events
+
+
+@pytest.mark.parametrize("fail_after_reads", [1, 2, 3])
+async def test_the_task_page_never_lists_a_terminal_step_under_a_working_status(fail_after_reads: int) -> None:
+    from roadmap_agent.web.task_routes import task_context
+
+    store = _FailsMidRender(fail_after_reads)
+    context = await task_context(store, "t", "me")  # type: ignore[arg-type]
+    ended = any(e.type == EventType.FAILED and e.seq <= context["last_seq"] for e in store.events)
+    assert context["terminal"] or not ended, "the page would wait for an event it has already shown"

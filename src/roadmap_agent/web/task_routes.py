@@ -21,6 +21,7 @@ from roadmap_agent.domain.models import ReviewDecision, Roadmap
 from roadmap_agent.errors import Conflict
 from roadmap_agent.services import Services
 from roadmap_agent.store.records import TaskRecord, TaskStatus
+from roadmap_agent.store.repository import TaskStore
 from roadmap_agent.store.users import User
 from roadmap_agent.web.graph import layout
 from roadmap_agent.web.i18n import Translator, page_language
@@ -37,9 +38,16 @@ def _services(request: Request) -> Services:
 
 
 async def _task_context(request: Request, task_id: str, user: User) -> dict[str, Any]:
-    services = _services(request)
-    task = await services.store.get_task(task_id, user.id)
-    events = await services.store.events_after(task_id, 0)
+    return await task_context(_services(request).store, task_id, user.id)
+
+
+async def task_context(store: TaskStore, task_id: str, owner: str) -> dict[str, Any]:
+    """The task and its steps for the page. The events are read first: the status read after them is never
+    older, so a page whose steps end in a terminal event also says the task ended (read the other way round, a
+    task that failed between the two reads was shown as working, with nothing left for its event stream)."""
+    await store.get_task(task_id, owner)  # 404 / 403 before anything of the task is read
+    events = await store.events_after(task_id, 0)
+    task = await store.get_task(task_id, owner)
     return {"task": task, "rows": step_rows(events), "last_seq": events[-1].seq if events else 0,
             "terminal": task.status.terminal}
 
