@@ -71,9 +71,11 @@ def test_review_in_the_terminal_goes_through_the_server_in_the_learners_language
 
 
 def test_ctrl_c_leaves_the_task_with_the_server_and_says_how_to_go_on(isolated_home: Path) -> None:
+    # A shell's background job (CI) starts with SIGINT ignored, and the CLI would inherit that: restore it.
     with serve(isolated_home) as served, subprocess.Popen(
             [CLI, "generate", GOAL], env=_env(isolated_home), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, text=True) as process:
+            stderr=subprocess.PIPE, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    ) as process:
         assert process.stderr is not None
         seen = _read_until(process.stderr, "Approve this roadmap?")
         process.send_signal(signal.SIGINT)
