@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,8 @@ GOAL = "I want to become a backend developer in 3 months, I know some Python, 10
 TERMINAL = {"completed", "failed", "cancelled"}
 # A request that blew up instead of answering (or a stream that broke mid-response) in an API log.
 API_CRASHES = ('"unhandled_error"', "Exception in ASGI application")
+# DB_POOL_TIMEOUT (5 s) + 1: how long after a worker's last loop restart the deployment counts as steady.
+QUIET_AFTER_RESTART = 6.0
 FRESH_HEARTBEATS = "SELECT count(*) AS n FROM procrastinate_workers WHERE last_heartbeat > now() - interval '2 seconds'"
 DELIVERIES = re.compile(r'^roadmap_event_deliveries_total\{path="(?P<path>\w+)"\} (?P<n>[0-9.e+]+)$', re.MULTILINE)
 # Tight recovery settings so each scenario fits in seconds (defaults: heartbeat 1 s, stalled after 4 s).
@@ -287,13 +290,33 @@ class Cluster:
         until(lambda: len(self.steps_started(step) & set(task_ids)) >= at_least, timeout, f"{at_least} runs at {step}")
 
     def after_recovery(self, count: int = 8, timeout: float = 30) -> list[str]:
-        """Once the fault is over: every live worker heartbeats again, and ``count`` new runs (longer than
-        STALLED_AFTER) are submitted; a test asserts none of them is taken over, i.e. the deployment is back
-        to steady state instead of limping (a worker that lost its heartbeat has all its runs taken over)."""
+        """Once the fault is over: every live worker heartbeats again and none has restarted its loop (or had
+        its runs re-queued) for QUIET_AFTER_RESTART s; then ``count`` new runs (longer than STALLED_AFTER) are
+        submitted, and a test asserts none of them is taken over, i.e. the deployment is back to steady state
+        instead of limping (a worker that lost its heartbeat has all its runs taken over).
+
+        Fresh heartbeats alone came too early: a request that was waiting for a pooled connection when the
+        last fault ended can still time out DB_POOL_TIMEOUT later and restart that worker's loop, which hands
+        back the runs it had just taken -- the fault's tail, not a deployment that stays broken."""
         live = sum(w.alive() for w in self.workers)
         until(lambda: query(self.db_url, FRESH_HEARTBEATS)[0]["n"] >= live, timeout,
               f"{live} workers to heartbeat again")
+        until(lambda: time.time() - self.last_restart() >= QUIET_AFTER_RESTART, timeout,
+              f"the workers to run {QUIET_AFTER_RESTART:g} s without a restart")
         return self.submit(count)
+
+    def last_restart(self) -> float:
+        """When a worker last restarted its loop or had runs re-queued (epoch seconds; 0 if never)."""
+        stamps = [datetime.fromisoformat(line["timestamp"]).timestamp() for worker in self.workers
+                  for event in ("worker_loop_restarting", "runs_requeued") for line in worker.logged(event)]
+        return max(stamps, default=0.0)
+
+    def lines_about(self, task_ids: Sequence[str], limit: int = 40) -> str:
+        """The workers' log lines that name one of ``task_ids``, or restart a loop: why a run was taken over."""
+        needles = [*task_ids, '"worker_loop_restarting"', '"runs_requeued"', '"run_handed_back"']
+        found = [f"{worker.name}: {line[:300]}" for worker in self.workers for line in worker.log().splitlines()
+                 if any(needle in line for needle in needles)]
+        return "\n".join(sorted(found, key=lambda line: line.rsplit('"timestamp": "', 1)[-1])[-limit:])
 
     def finish(self, task_ids: Sequence[str], followers: Sequence[Follower], timeout: float = 120) -> None:
         """Until every task has finished and every client has seen it finish; every process still runs."""

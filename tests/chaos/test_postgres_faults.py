@@ -122,7 +122,8 @@ def test_postgres_fault(fault: PostgresFault, own_env: dict[str, str], postgres:
         calm = cluster.after_recovery()  # the APIs take requests again without a restart
         cluster.finish(ids + calm, followers)
     report = check_invariants(cluster.db_url, ids + calm, followers, scenario=scenario)
-    assert not report.tasks_taken_over & set(calm), f"runs are still taken over after {fault.came_back}"
+    limping = sorted(report.tasks_taken_over & set(calm))
+    assert not limping, f"runs are still taken over after {fault.came_back}:\n{cluster.lines_about(limping)}"
     if fault.terminates:
         assert terminated > 0, "pg_terminate_backend found no connection of ours"
         print(f"connections terminated by the server: {terminated}")
@@ -217,4 +218,5 @@ def test_kernel_blackhole_between_a_worker_and_postgres(own_env: dict[str, str],
     assert held, "the namespaced worker held no run when the network went"
     assert held <= report.tasks_taken_over, "every run of the cut-off worker is taken over"
     assert report.takeover_after < 10, f"slow takeovers: {report.takeover_delays} (held: {held})"
-    assert not report.tasks_taken_over & set(calm), "runs are still taken over after the network healed"
+    limping = sorted(report.tasks_taken_over & set(calm))
+    assert not limping, f"runs are still taken over after the network healed:\n{cluster.lines_about(limping)}"

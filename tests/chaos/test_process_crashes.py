@@ -104,7 +104,8 @@ def test_worker_fault_its_runs_are_taken_over_within_10_s(
     assert report.takeover_after < 10, f"slow takeovers: {report.takeover_delays}"
     if fault.fenced:
         assert fenced, "no thawed run ran into the fence: the scenario did not test it"
-        assert not report.tasks_taken_over & set(calm)
+        limping = sorted(report.tasks_taken_over & set(calm))
+        assert not limping, f"runs are still taken over after the thaw:\n{cluster.lines_about(limping)}"
 
 
 @pytest.mark.timeout(180)
