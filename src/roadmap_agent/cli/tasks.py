@@ -55,8 +55,8 @@ def generate(
                                                         help="Answer language; default: the goal's.")] = None,
     full: FullOption = False,
     resources: ResourcesOption = False,
-    local: Annotated[bool, typer.Option("--local", help="Run it in this process even when `serve` is running "
-                                                        "for this home (it is then handed to the server).")] = False,
+    local: Annotated[bool, typer.Option("--local", help="Run it in this process. Without it, a `serve` running "
+                                                        "for this home runs it (faster start).")] = False,
 ) -> None:
     """Plan a roadmap for GOAL; you approve it (or --auto-approve)."""
     from roadmap_agent.domain.lang import request_language
