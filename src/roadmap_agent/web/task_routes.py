@@ -45,9 +45,8 @@ async def task_context(store: TaskStore, task_id: str, owner: str) -> dict[str, 
     """The task and its steps for the page. The events are read first: the status read after them is never
     older, so a page whose steps end in a terminal event also says the task ended (read the other way round, a
     task that failed between the two reads was shown as working, with nothing left for its event stream)."""
-    await store.get_task(task_id, owner)  # 404 / 403 before anything of the task is read
     events = await store.events_after(task_id, 0)
-    task = await store.get_task(task_id, owner)
+    task = await store.get_task(task_id, owner)  # 404 / 403 here: the events read are never shown
     return {"task": task, "rows": step_rows(events), "last_seq": events[-1].seq if events else 0,
             "terminal": task.status.terminal}
 
